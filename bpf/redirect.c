@@ -48,7 +48,6 @@ enum stat {
 	STAT_DENIED_PROTOCOL,
 	STAT_RECORD_FAILED,
 	STAT_TUPLE_STORED,
-	STAT_TUPLE_MISS,
 	STAT_TUPLE_FAILED,
 	STAT_CLOSED,
 	STAT_PEERNAME,
@@ -410,27 +409,46 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* Reads of the sock_ops context must be direct loads at constant offsets;
+ * the barrier keeps the compiler from sharing a pointer between branches,
+ * which the verifier rejects ("dereference of modified ctx ptr"). */
+#define CTX_LOAD(dst, expr)                      \
+	do {                                     \
+		dst = (expr);                    \
+		asm volatile("" : "+r"(dst));    \
+	} while (0)
+
 static __always_inline void sockops_tuple(struct bpf_sock_ops *skops, struct tuple *t)
 {
-	if (skops->family == AF_INET) {
-		t->src_ip[2] = bpf_htonl(0xffff);
-		t->src_ip[3] = skops->local_ip4;
-		t->dst_ip[2] = bpf_htonl(0xffff);
-		t->dst_ip[3] = skops->remote_ip4;
+	__u32 family, lport, rport;
+	__u32 l[4], r[4];
+
+	CTX_LOAD(family, skops->family);
+	CTX_LOAD(lport, skops->local_port);
+	CTX_LOAD(rport, skops->remote_port);
+	if (family == AF_INET) {
+		CTX_LOAD(l[3], skops->local_ip4);
+		CTX_LOAD(r[3], skops->remote_ip4);
+		l[0] = l[1] = r[0] = r[1] = 0;
+		l[2] = r[2] = bpf_htonl(0xffff);
 	} else {
-		t->src_ip[0] = skops->local_ip6[0];
-		t->src_ip[1] = skops->local_ip6[1];
-		t->src_ip[2] = skops->local_ip6[2];
-		t->src_ip[3] = skops->local_ip6[3];
-		t->dst_ip[0] = skops->remote_ip6[0];
-		t->dst_ip[1] = skops->remote_ip6[1];
-		t->dst_ip[2] = skops->remote_ip6[2];
-		t->dst_ip[3] = skops->remote_ip6[3];
+		CTX_LOAD(l[0], skops->local_ip6[0]);
+		CTX_LOAD(l[1], skops->local_ip6[1]);
+		CTX_LOAD(l[2], skops->local_ip6[2]);
+		CTX_LOAD(l[3], skops->local_ip6[3]);
+		CTX_LOAD(r[0], skops->remote_ip6[0]);
+		CTX_LOAD(r[1], skops->remote_ip6[1]);
+		CTX_LOAD(r[2], skops->remote_ip6[2]);
+		CTX_LOAD(r[3], skops->remote_ip6[3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		t->src_ip[i] = l[i];
+		t->dst_ip[i] = r[i];
 	}
 	/* local_port is in host order; remote_port holds the network-order port
 	 * in its upper 16 bits on little-endian machines. */
-	t->src_port = bpf_htons((__u16)skops->local_port);
-	t->dst_port = (__u16)(skops->remote_port >> 16);
+	t->src_port = bpf_htons((__u16)lport);
+	t->dst_port = (__u16)(rport >> 16);
 }
 
 SEC("sockops")

@@ -1,0 +1,98 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Logger emits events. It is safe for concurrent use.
+type Logger struct {
+	z    zerolog.Logger
+	file *os.File
+}
+
+// Options configure a Logger.
+type Options struct {
+	Format string // "json" (default) or "text" (human-readable, for terminals)
+	Level  string // "debug", "info" (default), "warn", "error"
+	File   string // also append events to this file (created 0600)
+}
+
+// New returns a Logger writing to w and, if set, to opts.File.
+func New(w io.Writer, opts Options) (*Logger, error) {
+	l := &Logger{}
+	writers := []io.Writer{w}
+	if opts.File != "" {
+		f, err := os.OpenFile(opts.File, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("audit: open log file: %w", err)
+		}
+		l.file = f
+		writers = append(writers, f)
+	}
+	var out io.Writer = &lockedWriter{w: zerolog.MultiLevelWriter(writers...)}
+	if opts.Format == "text" {
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
+	}
+	lvl := zerolog.InfoLevel
+	if opts.Level != "" {
+		var err error
+		if lvl, err = zerolog.ParseLevel(opts.Level); err != nil {
+			return nil, fmt.Errorf("audit: log level %q: %w", opts.Level, err)
+		}
+	}
+	l.z = zerolog.New(out).Level(lvl).With().Timestamp().Int("v", SchemaVersion).Logger()
+	return l, nil
+}
+
+// Discard is a Logger that writes nothing (tests, offline tools).
+func Discard() *Logger { return &Logger{z: zerolog.Nop()} }
+
+// Event starts an info-level event of the given type. Call Send on it.
+func (l *Logger) Event(name string) *zerolog.Event {
+	return l.z.Info().Str("event", name)
+}
+
+// Warn starts a warn-level event of the given type.
+func (l *Logger) Warn(name string) *zerolog.Event {
+	return l.z.Warn().Str("event", name)
+}
+
+// Debug is for operational detail that is not part of the event schema.
+func (l *Logger) Debug() *zerolog.Event { return l.z.Debug() }
+
+// Error logs an operational error that is not an event of the schema.
+func (l *Logger) Error(err error, msg string) {
+	l.z.Error().Str("event", "daemon.error").Err(err).Msg(msg)
+}
+
+// Close closes the log file, if any.
+func (l *Logger) Close() error {
+	if l.file != nil {
+		return l.file.Close()
+	}
+	return nil
+}
+
+// lockedWriter serializes writes so lines from concurrent events never mix.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  zerolog.LevelWriter
+}
+
+func (lw *lockedWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(p)
+}
+
+func (lw *lockedWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.WriteLevel(level, p)
+}

@@ -1,0 +1,80 @@
+package control
+
+import "time"
+
+// Operations.
+const (
+	OpRun    = "run"    // place the caller in a new job cgroup tagged with an identity
+	OpStatus = "status" // report programs, pins, tags, listeners, counts
+	OpDetach = "detach" // remove programs and pins, then stop the daemon (root only)
+	OpReload = "reload" // reload configuration (root only)
+)
+
+// Request is one call.
+type Request struct {
+	Op       string `json:"op"`
+	Identity string `json:"identity,omitempty"` // OpRun
+}
+
+// Response is the answer to one Request. Error is set when the call failed;
+// it is meant for a human.
+type Response struct {
+	OK     bool    `json:"ok"`
+	Error  string  `json:"error,omitempty"`
+	Job    *Job    `json:"job,omitempty"`
+	Status *Status `json:"status,omitempty"`
+}
+
+// Job is the cgroup created for `sluice run`.
+type Job struct {
+	Identity string `json:"identity"`
+	Cgroup   string `json:"cgroup"` // path relative to the cgroup2 mount
+	CgroupID uint64 `json:"cgroup_id"`
+}
+
+// Status describes a running daemon.
+type Status struct {
+	Version     string            `json:"version"`
+	PID         int               `json:"pid"`
+	Started     time.Time         `json:"started"`
+	Config      string            `json:"config"`
+	CgroupRoot  string            `json:"cgroup_root"` // absolute directory the programs are attached to
+	FailMode    string            `json:"fail_mode"`
+	PinDir      string            `json:"pin_dir,omitempty"`
+	Adopted     bool              `json:"adopted"` // pins from an earlier run were re-used
+	Programs    []Program         `json:"programs"`
+	Listeners   []string          `json:"listeners"`
+	Tagged      []Tagged          `json:"tagged"`
+	TaggedUIDs  []TaggedUID       `json:"tagged_uids"`
+	Maps        map[string]Map    `json:"maps"`
+	Active      int               `json:"active_connections"`
+	Connections map[string]uint64 `json:"kernel_counters"`
+}
+
+// Program is one attached program.
+type Program struct {
+	Name   string `json:"name"`
+	Attach string `json:"attach"`
+	LinkID uint32 `json:"link_id"`
+	Pinned string `json:"pinned,omitempty"`
+}
+
+// Tagged is one tagged cgroup.
+type Tagged struct {
+	Cgroup   string `json:"cgroup"`
+	CgroupID uint64 `json:"cgroup_id"`
+	Identity string `json:"identity"`
+	Source   string `json:"source"` // "config" (match rule) or "job" (sluice run)
+}
+
+// TaggedUID is one tagged uid.
+type TaggedUID struct {
+	UID      uint32 `json:"uid"`
+	Identity string `json:"identity"`
+}
+
+// Map is one BPF map's fill level.
+type Map struct {
+	Entries  int `json:"entries"`
+	Capacity int `json:"capacity"`
+}

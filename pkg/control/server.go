@@ -1,0 +1,170 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxRequest bounds one request line.
+const maxRequest = 64 << 10
+
+// Peer is the caller as the kernel reports it.
+type Peer struct {
+	PID int32
+	UID uint32
+	GID uint32
+}
+
+// Handler answers requests.
+//
+// Contract: Handle is called concurrently, once per request, with the
+// caller's kernel credentials. It must authorize the request itself and must
+// not block longer than the operation needs (the caller waits).
+type Handler interface {
+	Handle(ctx context.Context, peer Peer, req Request) Response
+}
+
+// Server serves a control socket.
+type Server struct {
+	ln      *net.UnixListener
+	path    string
+	handler Handler
+	wg      sync.WaitGroup
+}
+
+// Listen creates the socket at path (replacing a stale one), world-
+// connectable: authorization is per operation, by SO_PEERCRED.
+func Listen(path string, h Handler) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control: listen %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	return &Server{ln: ln, path: path, handler: h}, nil
+}
+
+// removeStale removes a socket file nobody is listening on; a live daemon's
+// socket is an error.
+func removeStale(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("control: %s: another daemon is running", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("control: remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// Serve handles connections until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+	}()
+	defer func() {
+		s.wg.Wait()
+		os.Remove(s.path)
+	}()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("control: accept: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	peer, err := peerCred(c)
+	if err != nil {
+		writeResponse(c, Response{Error: "cannot identify caller: " + err.Error()})
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReaderSize(c, 4096)
+	line, err := readLine(r)
+	if err != nil {
+		writeResponse(c, Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		writeResponse(c, Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	writeResponse(c, s.handler.Handle(ctx, peer, req))
+}
+
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		line = append(line, chunk...)
+		if len(line) > maxRequest {
+			return nil, fmt.Errorf("request longer than %d bytes", maxRequest)
+		}
+		if !isPrefix {
+			return line, nil
+		}
+	}
+}
+
+func writeResponse(c net.Conn, resp Response) {
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	data, _ := json.Marshal(resp)
+	_, _ = c.Write(append(data, '\n'))
+}
+
+func peerCred(c *net.UnixConn) (Peer, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return Peer{}, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return Peer{}, err
+	}
+	if cerr != nil {
+		return Peer{}, cerr
+	}
+	return Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid}, nil
+}

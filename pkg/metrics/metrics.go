@@ -1,0 +1,95 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Connection outcomes, the `outcome` label of sluice_connections_total.
+const (
+	OutcomeAccepted = "accepted" // relayed to its target or allowed egress
+	OutcomeRejected = "rejected" // no redirect record: not an intercepted connection
+	OutcomeDenied   = "denied"   // identity or egress rules refused it
+	OutcomeFailed   = "failed"   // the upstream could not be reached
+)
+
+// Metrics holds the daemon's metrics.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	Connections   *prometheus.CounterVec // identity, target, outcome
+	Active        *prometheus.GaugeVec   // identity, target
+	Bytes         *prometheus.CounterVec // identity, target, direction
+	RecordMisses  prometheus.Counter
+	ConfigReloads *prometheus.CounterVec // outcome
+	TaggedCgroups prometheus.Gauge
+	Jobs          *prometheus.CounterVec // identity, outcome
+}
+
+// New registers every metric on a fresh registry, with Go and process
+// collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_connections_total",
+			Help: "Intercepted connections by identity, target and outcome.",
+		}, []string{"identity", "target", "outcome"}),
+		Active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_connections_active",
+			Help: "Connections currently being relayed.",
+		}, []string{"identity", "target"}),
+		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_bytes_total",
+			Help: "Bytes relayed, direction up (client to upstream) or down.",
+		}, []string{"identity", "target", "direction"}),
+		RecordMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sluice_redirect_record_misses_total",
+			Help: "Connections to the proxy with no kernel redirect record (rejected).",
+		}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_config_reloads_total",
+			Help: "Configuration reloads by outcome (success, failure).",
+		}, []string{"outcome"}),
+		TaggedCgroups: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sluice_tagged_cgroups",
+			Help: "Cgroups currently tagged with an identity.",
+		}),
+		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_jobs_total",
+			Help: "`sluice run` requests by identity and outcome (started, refused).",
+		}, []string{"identity", "outcome"}),
+	}
+	m.Registry.MustRegister(m.Connections, m.Active, m.Bytes, m.RecordMisses, m.ConfigReloads,
+		m.TaggedCgroups, m.Jobs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Serve serves /metrics on addr until ctx ends.
+func (m *Metrics) Serve(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/intercept"
+	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/protocol"
+)
+
+// handle routes one accepted connection.
+func (p *Proxy) handle(ctx context.Context, c net.Conn) {
+	client, local := addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
+	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	origin, err := p.lookup.Lookup(client, local)
+	if err != nil {
+		c.Close()
+		p.metrics.RecordMisses.Inc()
+		p.metrics.Connections.WithLabelValues("", "", metrics.OutcomeRejected).Inc()
+		reason := "no redirect record"
+		if !errors.Is(err, intercept.ErrNoRecord) {
+			reason = err.Error()
+		}
+		p.log.Warn(audit.ConnectionRejected).Str("src", client.String()).Str("listener", local.String()).
+			Str("reason", reason).Msg("connection to the proxy without a kernel redirect record")
+		return
+	}
+
+	r := p.routes.Load()
+	s := &protocol.Session{
+		ID: newSessionID(), Attribution: attribution(origin, p.paths), Dst: origin.Dst, Started: time.Now(),
+	}
+	ident, known := r.Identities[origin.Identity]
+	s.Identity = ident.Name
+	deny := func(reason string) {
+		c.Close()
+		p.metrics.Connections.WithLabelValues(s.Identity, s.Target, metrics.OutcomeDenied).Inc()
+		p.connEvent(p.log.Warn(audit.ConnectionDenied), s, origin).Str("reason", reason).Msg("connection denied")
+	}
+	if !known {
+		deny("unknown identity id " + strconv.FormatUint(uint64(origin.Identity), 10) + " (tag left from an old configuration?)")
+		return
+	}
+	if isListener(p.Listeners(), origin.Dst) {
+		deny("destination is the proxy itself")
+		return
+	}
+
+	var h protocol.Handler
+	if t := r.Targets.Match(origin.Dst); t != nil {
+		s.Target = t.Name
+		h = r.Handlers[t.Protocol]
+		if h == nil {
+			deny("no handler for protocol " + t.Protocol)
+			return
+		}
+	} else if ident.Egress == EgressAllow {
+		h = r.Egress
+	} else {
+		deny("no target matches the destination and the identity's egress is deny")
+		return
+	}
+
+	p.serve(ctx, s, origin, h, c)
+}
+
+func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn) {
+	p.mu.Lock()
+	p.active[s.ID] = s
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.active, s.ID)
+		p.mu.Unlock()
+	}()
+
+	active := p.metrics.Active.WithLabelValues(s.Identity, s.Target)
+	active.Inc()
+	defer active.Dec()
+	p.connEvent(p.log.Event(audit.ConnectionOpen), s, origin).Msg("connection open")
+
+	dialFailed := false
+	dial := func(ctx context.Context) (net.Conn, error) {
+		up, err := p.dialer.DialContext(ctx, "tcp", s.Dst.String())
+		if err != nil {
+			dialFailed = true
+		}
+		return up, err
+	}
+	res, err := h.Serve(ctx, s, c, dial)
+
+	outcome := metrics.OutcomeAccepted
+	if dialFailed {
+		outcome = metrics.OutcomeFailed
+	}
+	p.metrics.Connections.WithLabelValues(s.Identity, s.Target, outcome).Inc()
+	p.metrics.Bytes.WithLabelValues(s.Identity, s.Target, "up").Add(float64(res.BytesUp))
+	p.metrics.Bytes.WithLabelValues(s.Identity, s.Target, "down").Add(float64(res.BytesDown))
+	ev := p.connEvent(p.log.Event(audit.ConnectionClose), s, origin).
+		Int64("bytes_up", res.BytesUp).Int64("bytes_down", res.BytesDown).
+		Float64("duration_ms", float64(time.Since(s.Started).Microseconds())/1000)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		ev = ev.Str("error", err.Error())
+	}
+	ev.Msg("connection closed")
+}
+
+// connEvent adds the fields every connection event carries.
+func (p *Proxy) connEvent(e *zerolog.Event, s *protocol.Session, o intercept.Origin) *zerolog.Event {
+	a := s.Attribution
+	e = e.Str("session", s.ID).Str("identity", s.Identity).
+		Uint32("pid", a.PID).Str("comm", a.Comm).Str("exe", a.Exe).
+		Uint32("uid", a.UID).Uint32("gid", a.GID).Str("cgroup", a.Cgroup).
+		Str("dst", s.Dst.String()).Str("target", s.Target).Str("tag", o.TagKind.String())
+	if a.Unit != "" {
+		e = e.Str("unit", a.Unit)
+	}
+	return e
+}

@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/identity"
+	"github.com/sluicehq/sluice/pkg/intercept"
+	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/protocol"
+)
+
+// OriginLookup returns the kernel's record of a redirected connection, by
+// the accepted connection's remote (client) and local (proxy) addresses. It
+// returns an error wrapping intercept.ErrNoRecord when there is none.
+type OriginLookup interface {
+	Lookup(client, local netip.AddrPort) (intercept.Origin, error)
+}
+
+// CgroupPaths names cgroups by id ("" when unknown).
+type CgroupPaths func(id uint64) string
+
+// Proxy serves the redirect listeners.
+type Proxy struct {
+	lookup  OriginLookup
+	log     *audit.Logger
+	metrics *metrics.Metrics
+	paths   CgroupPaths
+	dialer  net.Dialer
+
+	routes    atomic.Pointer[Routes]
+	listeners []netip.AddrPort
+
+	mu     sync.Mutex
+	lns    []net.Listener
+	active map[string]*protocol.Session
+	wg     sync.WaitGroup
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Lookup  OriginLookup
+	Log     *audit.Logger
+	Metrics *metrics.Metrics
+	Paths   CgroupPaths
+	// Mark is set with SO_MARK on every upstream socket, so the kernel
+	// programs never redirect the proxy's own connections.
+	Mark uint32
+	// DialTimeout bounds upstream connects (default 10s).
+	DialTimeout time.Duration
+}
+
+// New returns a Proxy routing by r.
+func New(opts Options, r *Routes) *Proxy {
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	p := &Proxy{
+		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths,
+		active: map[string]*protocol.Session{},
+	}
+	mark := int(opts.Mark)
+	p.dialer = net.Dialer{
+		Timeout: opts.DialTimeout,
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, mark)
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return fmt.Errorf("set SO_MARK: %w", serr)
+			}
+			return nil
+		},
+	}
+	p.routes.Store(r)
+	return p
+}
+
+// SetRoutes swaps the routing snapshot (configuration reload).
+func (p *Proxy) SetRoutes(r *Routes) { p.routes.Store(r) }
+
+// Listen opens a listener; call before Serve.
+func (p *Proxy) Listen(addr netip.AddrPort) (net.Listener, error) {
+	network := "tcp4"
+	if addr.Addr().Is6() {
+		network = "tcp6"
+	}
+	ln, err := net.Listen(network, addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("proxy: listen %s: %w", addr, err)
+	}
+	p.mu.Lock()
+	p.lns = append(p.lns, ln)
+	p.listeners = append(p.listeners, netip.MustParseAddrPort(ln.Addr().String()))
+	p.mu.Unlock()
+	return ln, nil
+}
+
+// Serve accepts on every listener until ctx ends, then waits for the
+// sessions to finish (they are cancelled with ctx).
+func (p *Proxy) Serve(ctx context.Context) error {
+	p.mu.Lock()
+	lns := append([]net.Listener(nil), p.lns...)
+	p.mu.Unlock()
+	if len(lns) == 0 {
+		return errors.New("proxy: no listeners")
+	}
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errc <- p.accept(ctx, ln) }()
+	}
+	<-ctx.Done()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	var errs []error
+	for range lns {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Proxy) accept(ctx context.Context, ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and such: back off, keep serving.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			p.log.Error(err, "accept")
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.handle(ctx, c)
+		}()
+	}
+}
+
+// Active returns the sessions being relayed now.
+func (p *Proxy) Active() []protocol.Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]protocol.Session, 0, len(p.active))
+	for _, s := range p.active {
+		out = append(out, *s)
+	}
+	return out
+}
+
+// Listeners returns the bound listener addresses.
+func (p *Proxy) Listeners() []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]netip.AddrPort(nil), p.listeners...)
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+func attribution(o intercept.Origin, paths CgroupPaths) identity.Attribution {
+	a := identity.Attribution{
+		PID: o.PID, UID: o.UID, GID: o.GID, Comm: o.Comm,
+		Exe: identity.Exe(o.PID), CgroupID: o.CgroupID,
+	}
+	if paths != nil {
+		a.Cgroup = paths(o.CgroupID)
+	}
+	a.Unit = identity.UnitOf(a.Cgroup)
+	return a
+}

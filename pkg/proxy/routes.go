@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"net/netip"
+
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/target"
+)
+
+// Egress says what happens to an identity's connections that match no target.
+type Egress string
+
+const (
+	EgressDeny  Egress = "deny"  // close the connection (connection.denied)
+	EgressAllow Egress = "allow" // relay as plain TCP, with byte counts
+)
+
+// Identity is what the proxy needs to know about one configured identity.
+type Identity struct {
+	Name   string
+	Egress Egress
+}
+
+// Routes is an immutable snapshot of everything a connection is routed by.
+// A configuration reload swaps in a new one; connections already open keep
+// the snapshot they started with.
+type Routes struct {
+	Identities map[uint32]Identity         // by the kernel tag's identity id
+	Targets    *target.Table               // by original destination
+	Handlers   map[string]protocol.Handler // by target protocol ("tcp", ...)
+	Egress     protocol.Handler            // handler for allowed egress (plain TCP)
+}
+
+// isListener reports whether dst is one of the proxy's own listeners: a
+// tagged process connecting to the proxy port directly must not loop.
+func isListener(listeners []netip.AddrPort, dst netip.AddrPort) bool {
+	for _, l := range listeners {
+		if l.Port() == dst.Port() && (l.Addr() == dst.Addr() || dst.Addr().IsUnspecified()) {
+			return true
+		}
+	}
+	return false
+}
