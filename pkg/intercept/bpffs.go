@@ -17,7 +17,8 @@ const DefaultBPFFS = "/sys/fs/bpf"
 // ErrNoBPFFS means no bpffs is mounted.
 var ErrNoBPFFS = errors.New("no bpffs mounted")
 
-// FindBPFFS returns the first bpffs mount point.
+// FindBPFFS returns a bpffs mount point: DefaultBPFFS if it is one, else the
+// first found.
 func FindBPFFS() (string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -27,7 +28,9 @@ func FindBPFFS() (string, error) {
 	return findBPFFS(f)
 }
 
+// The conventional DefaultBPFFS is preferred when it is a bpffs mount.
 func findBPFFS(r io.Reader) (string, error) {
+	first := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// id parent major:minor root mountpoint opts... - fstype source superopts
@@ -37,11 +40,20 @@ func findBPFFS(r io.Reader) (string, error) {
 		}
 		lf, rf := strings.Fields(left), strings.Fields(right)
 		if len(lf) >= 5 && len(rf) >= 1 && rf[0] == "bpf" {
-			return unescapeMount(lf[4]), nil
+			p := unescapeMount(lf[4])
+			if p == DefaultBPFFS {
+				return p, nil
+			}
+			if first == "" {
+				first = p
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return "", fmt.Errorf("intercept: read mountinfo: %w", err)
+	}
+	if first != "" {
+		return first, nil
 	}
 	return "", ErrNoBPFFS
 }

@@ -93,10 +93,6 @@ func Load(opts Options) (*Interceptor, error) {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
 			return nil, fmt.Errorf("intercept: %w (in %s): %w", ErrIncompatiblePins, opts.PinDir, err)
 		}
-		var verr *ebpf.VerifierError
-		if errors.As(err, &verr) {
-			return nil, fmt.Errorf("intercept: verifier rejected program: %+v", verr)
-		}
 		return nil, fmt.Errorf("intercept: load programs: %w", err)
 	}
 	if err := it.attach(opts.CgroupDir); err != nil {
@@ -289,4 +285,23 @@ func Remove(dir string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Verify loads the compiled programs and maps into the kernel without
+// attaching or pinning anything, and releases them: it proves the verifier
+// of this kernel accepts them.
+func Verify() error {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("intercept: raise memlock limit: %w", err)
+	}
+	spec, err := loadRedirect()
+	if err != nil {
+		return fmt.Errorf("intercept: load object spec: %w", err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return fmt.Errorf("intercept: load into kernel: %w", err)
+	}
+	coll.Close()
+	return nil
 }

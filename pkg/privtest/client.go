@@ -92,13 +92,9 @@ type Dial struct {
 // non-zero, set the process's credentials.
 func Client(t testing.TB, dir string, d Dial, uid, gid uint32) ClientResult {
 	t.Helper()
-	spec, _ := json.Marshal(clientSpec{Family: d.Family, Addr: d.Addr.String(), Send: d.Send, Timeout: d.Timeout})
-	exe, err := executable(uid)
-	if err != nil {
-		t.Fatalf("client executable: %v", err)
-	}
+	exe, env := ClientCommand(t, d, uid)
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+string(spec))
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -113,9 +109,29 @@ func Client(t testing.TB, dir string, d Dial, uid, gid uint32) ClientResult {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("client process: %v\nstderr: %s", err, errb.String())
 	}
+	return ParseClientResult(t, out.Bytes())
+}
+
+// ClientCommand returns the executable and environment of a client process
+// making connection d (run it with the argument "-test.run=^$"), for tests
+// that start it themselves, for example behind `sluice run`. The executable
+// is runnable by uid.
+func ClientCommand(t testing.TB, d Dial, uid uint32) (exe string, env []string) {
+	t.Helper()
+	spec, _ := json.Marshal(clientSpec{Family: d.Family, Addr: d.Addr.String(), Send: d.Send, Timeout: d.Timeout})
+	exe, err := executable(uid)
+	if err != nil {
+		t.Fatalf("client executable: %v", err)
+	}
+	return exe, append(os.Environ(), helperEnv+"="+string(spec))
+}
+
+// ParseClientResult decodes a client process's output.
+func ParseClientResult(t testing.TB, out []byte) ClientResult {
+	t.Helper()
 	var res ClientResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("client output %q: %v", out.String(), err)
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("client output %q: %v", out, err)
 	}
 	return res
 }

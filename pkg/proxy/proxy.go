@@ -206,3 +206,6 @@ func attribution(o intercept.Origin, paths CgroupPaths) identity.Attribution {
 	a.Unit = identity.UnitOf(a.Cgroup)
 	return a
 }
+
+// Routes returns the current routing snapshot.
+func (p *Proxy) Routes() *Routes { return p.routes.Load() }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicehq/sluice/pkg/control"
+)
+
+func cmdStatus(controlFlag string, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	resp, err := control.Call(control.SocketPath(controlFlag), control.Request{Op: control.OpStatus}, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	st := resp.Status
+	if st == nil {
+		return fmt.Errorf("status: daemon returned no status")
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStatus(st)
+	return nil
+}
+
+func printStatus(st *control.Status) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "sluiced\t%s (pid %d, up %s)\n", st.Version, st.PID, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(w, "config\t%s\n", st.Config)
+	fmt.Fprintf(w, "cgroup root\t%s\n", st.CgroupRoot)
+	pins := "not pinned (programs detach when sluiced stops)"
+	if st.PinDir != "" {
+		pins = st.PinDir
+		if st.Adopted {
+			pins += " (adopted from an earlier run)"
+		}
+	}
+	fmt.Fprintf(w, "fail mode\t%s\n", st.FailMode)
+	fmt.Fprintf(w, "pins\t%s\n", pins)
+	fmt.Fprintf(w, "listeners\t%s\n", strings.Join(st.Listeners, ", "))
+	fmt.Fprintf(w, "active connections\t%d\n", st.Active)
+	w.Flush()
+
+	fmt.Println("\nprograms:")
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, p := range st.Programs {
+		fmt.Fprintf(w, "  %s\t%s\tlink %d\n", p.Name, p.Attach, p.LinkID)
+	}
+	w.Flush()
+
+	fmt.Println("\ntagged cgroups:")
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	if len(st.Tagged) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, t := range st.Tagged {
+		ident := t.Identity
+		if ident == "" {
+			ident = "(unknown identity: connections denied)"
+		}
+		cg := t.Cgroup
+		if cg == "" {
+			cg = fmt.Sprintf("(id %d, outside cgroup_root)", t.CgroupID)
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", cg, ident, t.Source)
+	}
+	for _, u := range st.TaggedUIDs {
+		fmt.Fprintf(w, "  uid %d\t%s\tconfig\n", u.UID, u.Identity)
+	}
+	w.Flush()
+
+	fmt.Println("\nmaps:")
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	names := make([]string, 0, len(st.Maps))
+	for n := range st.Maps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := st.Maps[n]
+		fmt.Fprintf(w, "  %s\t%d / %d\n", n, m.Entries, m.Capacity)
+	}
+	w.Flush()
+
+	fmt.Println("\nkernel counters:")
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	names = names[:0]
+	for n := range st.Connections {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s\t%d\n", n, st.Connections[n])
+	}
+	w.Flush()
+}

@@ -1,0 +1,46 @@
+// Command sluiced is the sluice node daemon. It redirects the outbound TCP
+// connections of tagged processes to its local proxy and reports who made
+// each one. See docs/ for configuration, events and metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sluicehq/sluice/pkg/daemon"
+)
+
+func main() {
+	configPath := flag.String("config", "/etc/sluice/sluice.yaml", "configuration file")
+	version := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *version {
+		fmt.Println("sluiced", daemon.Version)
+		return
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	err := daemon.Run(ctx, *configPath, os.Stdout, reload)
+	if err != nil && !errors.Is(err, daemon.ErrDetached) {
+		log.Fatalf("sluiced: %v", err)
+	}
+}

@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/control"
+)
+
+// controlHandler authorizes and answers control socket requests.
+type controlHandler struct{ d *Daemon }
+
+func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req control.Request) control.Response {
+	d := h.d
+	switch req.Op {
+	case control.OpRun:
+		job, err := d.startJob(peer, req.Identity)
+		if err != nil {
+			d.metrics.Jobs.WithLabelValues(req.Identity, "refused").Inc()
+			d.log.Warn(audit.JobRefused).Str("identity", req.Identity).Int32("pid", peer.PID).
+				Uint32("uid", peer.UID).Uint32("gid", peer.GID).Str("reason", err.Error()).Msg("sluice run refused")
+			return control.Response{Error: err.Error()}
+		}
+		d.metrics.Jobs.WithLabelValues(req.Identity, "started").Inc()
+		d.log.Event(audit.JobStarted).Str("identity", job.Identity).Str("cgroup", job.Cgroup).
+			Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job started")
+		return control.Response{OK: true, Job: job}
+	case control.OpStatus:
+		st, err := d.status()
+		if err != nil {
+			return control.Response{Error: err.Error()}
+		}
+		return control.Response{OK: true, Status: st}
+	case control.OpReload:
+		if peer.UID != 0 {
+			return control.Response{Error: "reload: only root may reload the configuration"}
+		}
+		d.reload()
+		return control.Response{OK: true}
+	case control.OpDetach:
+		if peer.UID != 0 {
+			return control.Response{Error: "detach: only root may remove the programs"}
+		}
+		select {
+		case d.detach <- struct{}{}:
+		default:
+		}
+		return control.Response{OK: true}
+	}
+	return control.Response{Error: "unknown operation " + req.Op}
+}

@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/cgroup"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/control"
+)
+
+// ErrNotAuthorized is returned when a caller may not claim an identity.
+var ErrNotAuthorized = errors.New("not authorized")
+
+// startJob creates a job cgroup tagged with the identity and moves the
+// caller into it. The caller then execs the job; the cgroup is removed when
+// its last process exits.
+func (d *Daemon) startJob(peer control.Peer, name string) (*control.Job, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ident, ok := d.cfg.Identity(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown identity %q", name)
+	}
+	if err := authorizeClaim(peer, ident); err != nil {
+		return nil, err
+	}
+	if err := d.checkNotTaggedElsewhere(peer, ident); err != nil {
+		return nil, err
+	}
+
+	parent := d.tree.Dir(d.jobsPath)
+	if _, err := cgroup.Create(parent); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create jobs cgroup: %w", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	p := path.Join(d.jobsPath, "job-"+hex.EncodeToString(b[:]))
+	dir := d.tree.Dir(p)
+	id, err := cgroup.Create(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create job cgroup: %w", err)
+	}
+	fail := func(err error) (*control.Job, error) {
+		_ = d.it.UntagCgroup(id)
+		_ = cgroup.Remove(dir)
+		return nil, err
+	}
+	// Tag before the first process enters: it must never run untagged.
+	if err := d.it.TagCgroup(id, ident.ID); err != nil {
+		return fail(err)
+	}
+	d.cgroups.set(id, p)
+	if err := d.watcher.WatchEmpty(p); err != nil {
+		return fail(err)
+	}
+	if err := cgroup.MovePID(dir, int(peer.PID)); err != nil {
+		return fail(fmt.Errorf("move caller into job cgroup: %w", err))
+	}
+	d.metrics.TaggedCgroups.Inc()
+	d.log.Event(audit.IdentityTagged).Str("identity", ident.Name).Str("cgroup", p).Uint64("cgroup_id", id).
+		Str("source", sourceJob).Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job cgroup tagged")
+	if pop, err := cgroup.Populated(dir); err == nil && !pop {
+		d.removeJob(p) // the caller already exited
+	}
+	return &control.Job{Identity: ident.Name, Cgroup: p, CgroupID: id}, nil
+}
+
+// authorizeClaim: root, or a uid/gid listed in the identity's claimable_by.
+func authorizeClaim(peer control.Peer, ident *config.Identity) error {
+	if peer.UID == 0 {
+		return nil
+	}
+	if slices.Contains(ident.ClaimableBy.UIDs, peer.UID) {
+		return nil
+	}
+	gids := []uint32{peer.GID}
+	gids = append(gids, supplementaryGroups(peer.PID)...)
+	for _, g := range gids {
+		if slices.Contains(ident.ClaimableBy.GIDs, g) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: uid %d may not claim identity %q (see claimable_by)", ErrNotAuthorized, peer.UID, ident.Name)
+}
+
+// checkNotTaggedElsewhere refuses a caller already running under another
+// identity: a job cannot shed its identity by claiming a different one.
+func (d *Daemon) checkNotTaggedElsewhere(peer control.Peer, ident *config.Identity) error {
+	p, err := cgroup.PathOfPID(int(peer.PID))
+	if err != nil {
+		return fmt.Errorf("caller's cgroup: %w", err)
+	}
+	tags, err := d.it.TaggedCgroups()
+	if err != nil {
+		return err
+	}
+	for _, a := range cgroup.Ancestors(p) {
+		id, err := cgroup.ID(d.tree.Dir(a))
+		if err != nil {
+			continue
+		}
+		if v, ok := tags[id]; ok && v != ident.ID {
+			return fmt.Errorf("%w: the caller already runs as another identity (cgroup %s)", ErrNotAuthorized, a)
+		}
+	}
+	uids, err := d.it.TaggedUIDs()
+	if err != nil {
+		return err
+	}
+	if v, ok := uids[peer.UID]; ok && v != ident.ID {
+		return fmt.Errorf("%w: uid %d is tagged with another identity", ErrNotAuthorized, peer.UID)
+	}
+	return nil
+}
+
+// supplementaryGroups reads the Groups line of /proc/PID/status.
+func supplementaryGroups(pid int32) []uint32 {
+	f, err := os.Open("/proc/" + strconv.Itoa(int(pid)) + "/status")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Groups:"); ok {
+			var out []uint32
+			for _, g := range strings.Fields(rest) {
+				if v, err := strconv.ParseUint(g, 10, 32); err == nil {
+					out = append(out, uint32(v))
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}

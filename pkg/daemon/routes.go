@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/protocol/tcp"
+	"github.com/sluicehq/sluice/pkg/proxy"
+	"github.com/sluicehq/sluice/pkg/target"
+)
+
+// targetRefresh is how often named targets are re-resolved.
+const targetRefresh = 30 * time.Second
+
+// handlers maps a target protocol to its inspector.
+func handlers() map[string]protocol.Handler {
+	return map[string]protocol.Handler{
+		string(config.ProtocolTCP): tcp.Handler{},
+	}
+}
+
+// routes builds the proxy's routing snapshot from a configuration.
+func (d *Daemon) routes(cfg *config.Config) *proxy.Routes {
+	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
+	for _, id := range cfg.Identities {
+		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
+	}
+	ts := make([]*target.Target, 0, len(cfg.Targets))
+	for _, t := range cfg.Targets {
+		ts = append(ts, &target.Target{Name: t.Name, Protocol: string(t.Protocol), Host: t.Host, Port: t.Port})
+	}
+	table := target.New(ts, nil)
+	table.OnError = func(t *target.Target, err error) {
+		d.log.Warn("target.resolve_failed").Str("target", t.Name).Str("host", t.Host).Err(err).
+			Msg("target host name did not resolve; keeping its previous addresses")
+	}
+	table.Refresh(context.Background())
+	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers(), Egress: tcp.Handler{}}
+}
+
+// refreshTargets re-resolves named targets of the current routes.
+func (d *Daemon) refreshTargets(ctx context.Context) {
+	tick := time.NewTicker(targetRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			d.proxy.Routes().Targets.Refresh(ctx)
+		}
+	}
+}
+
+// reload re-reads the configuration. Identities, targets, exclusions and
+// egress rules apply at once (connections already open keep their routes);
+// listeners, cgroup_root, fail_mode, bpf and the control socket need a
+// restart, which is said in the event.
+func (d *Daemon) reload() {
+	cfg, err := config.Load(d.configPath)
+	if err != nil {
+		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
+		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).
+			Msg("configuration not reloaded; the previous one stays in force")
+		return
+	}
+	d.mu.Lock()
+	old := d.cfg
+	restart := restartKeys(old, cfg)
+	// Keep what only a restart can change.
+	cfg.Listen, cfg.ListenAddr, cfg.Listen6, cfg.Listen6Addr = old.Listen, old.ListenAddr, old.Listen6, old.Listen6Addr
+	cfg.CgroupRoot, cfg.FailMode, cfg.BPF, cfg.ControlSocket = old.CgroupRoot, old.FailMode, old.BPF, old.ControlSocket
+	cfg.StateDir, cfg.Log, cfg.Metrics = old.StateDir, old.Log, old.Metrics
+	d.cfg = cfg
+	d.mu.Unlock()
+
+	if err := d.configureKernel(cfg); err != nil {
+		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
+		d.log.Warn(audit.ConfigReloadFailed).Err(err).Msg("exclusions not applied")
+		return
+	}
+	d.proxy.SetRoutes(d.routes(cfg))
+	if err := d.syncTags(); err != nil {
+		d.log.Error(err, "re-tag after reload")
+	}
+	d.metrics.ConfigReloads.WithLabelValues("success").Inc()
+	d.log.Event(audit.ConfigReloaded).Str("config", d.configPath).Int("identities", len(cfg.Identities)).
+		Int("targets", len(cfg.Targets)).Strs("restart_required", restart).Msg("configuration reloaded")
+}
+
+// restartKeys names the changed keys that only take effect on restart.
+func restartKeys(a, b *config.Config) []string {
+	var out []string
+	add := func(changed bool, key string) {
+		if changed {
+			out = append(out, key)
+		}
+	}
+	add(a.Listen != b.Listen, "listen")
+	add(a.Listen6 != b.Listen6, "listen6")
+	add(a.CgroupRoot != b.CgroupRoot, "cgroup_root")
+	add(a.FailMode != b.FailMode, "fail_mode")
+	add(a.BPF.PinDir != b.BPF.PinDir || a.BPF.Mark != b.BPF.Mark || a.BPF.MapSizes != b.BPF.MapSizes, "bpf")
+	add(a.ControlSocket != b.ControlSocket, "control_socket")
+	add(a.StateDir != b.StateDir, "state_dir")
+	add(a.Log != b.Log, "log")
+	add(a.Metrics != b.Metrics, "metrics")
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}

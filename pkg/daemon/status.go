@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"os"
+	"sort"
+
+	"github.com/sluicehq/sluice/pkg/control"
+)
+
+func (d *Daemon) status() (*control.Status, error) {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	st := &control.Status{
+		Version: Version, PID: os.Getpid(), Started: d.started, Config: d.configPath,
+		CgroupRoot: d.tree.Dir(d.tree.Root), FailMode: string(cfg.FailMode), PinDir: d.it.PinDir(),
+		Adopted: d.it.Adopted, Active: len(d.proxy.Active()), Maps: map[string]control.Map{},
+		Connections: map[string]uint64{},
+	}
+	for _, l := range d.it.Links() {
+		st.Programs = append(st.Programs, control.Program{Name: l.Name, Attach: l.Attach, LinkID: l.ID, Pinned: l.Pin})
+	}
+	for _, l := range d.proxy.Listeners() {
+		st.Listeners = append(st.Listeners, l.String())
+	}
+	tags, err := d.it.TaggedCgroups()
+	if err != nil {
+		return nil, err
+	}
+	for id, v := range tags {
+		t := control.Tagged{CgroupID: id, Source: sourceConfig}
+		t.Cgroup, _ = d.cgroups.path(id)
+		if d.isJob(t.Cgroup) {
+			t.Source = sourceJob
+		}
+		if ident, ok := cfg.IdentityByID(v); ok {
+			t.Identity = ident.Name
+		}
+		st.Tagged = append(st.Tagged, t)
+	}
+	sort.Slice(st.Tagged, func(i, j int) bool { return st.Tagged[i].Cgroup < st.Tagged[j].Cgroup })
+	uids, err := d.it.TaggedUIDs()
+	if err != nil {
+		return nil, err
+	}
+	for uid, v := range uids {
+		t := control.TaggedUID{UID: uid}
+		if ident, ok := cfg.IdentityByID(v); ok {
+			t.Identity = ident.Name
+		}
+		st.TaggedUIDs = append(st.TaggedUIDs, t)
+	}
+	sort.Slice(st.TaggedUIDs, func(i, j int) bool { return st.TaggedUIDs[i].UID < st.TaggedUIDs[j].UID })
+	if occ, err := d.it.Occupancy(); err == nil {
+		for name, u := range occ {
+			st.Maps[name] = control.Map{Entries: u.Entries, Capacity: u.Capacity}
+		}
+	}
+	if s, err := d.it.Stats(); err == nil {
+		st.Connections = map[string]uint64{
+			"redirected_ipv4": s.Redirect4, "redirected_ipv6": s.Redirect6, "redirected_mapped": s.RedirectMapped,
+			"excluded": s.Excluded, "denied_no_listener": s.DeniedNoListener, "record_failed": s.RecordFailed,
+			"tuple_failed": s.TupleFailed,
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,223 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/cgroup"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/identity"
+	"golang.org/x/sys/unix"
+)
+
+// tag sources, reported in events and status.
+const (
+	sourceConfig = "config" // a match rule of the configuration
+	sourceJob    = "job"    // sluice run
+)
+
+func matcher(cfg *config.Config) *identity.Matcher {
+	rules := make([]identity.Rule, 0, len(cfg.Identities))
+	for _, id := range cfg.Identities {
+		r := identity.Rule{Name: id.Name, ID: id.ID}
+		switch id.Match.Kind {
+		case config.MatchSystemdUnit:
+			r.SystemdUnit = id.Match.SystemdUnit
+		case config.MatchCgroup:
+			r.Cgroup = id.Match.Cgroup
+		case config.MatchUID:
+			uid := id.Match.UID
+			r.UID = &uid
+		default:
+			continue
+		}
+		rules = append(rules, r)
+	}
+	return identity.NewMatcher(rules)
+}
+
+// syncTags makes the kernel's tag maps agree with the configuration and the
+// live cgroup tree: matching cgroups tagged, vanished or no longer matching
+// ones untagged, job cgroups kept while they have processes.
+func (d *Daemon) syncTags() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg := d.cfg
+	m := matcher(cfg)
+
+	paths := map[uint64]string{}
+	if err := d.tree.Walk(func(p string, id uint64) error {
+		paths[id] = p
+		return nil
+	}); err != nil {
+		return fmt.Errorf("walk cgroups: %w", err)
+	}
+	d.cgroups.replace(paths)
+
+	current, err := d.it.TaggedCgroups()
+	if err != nil {
+		return err
+	}
+	type want struct {
+		identity uint32
+		name     string
+		source   string
+	}
+	desired := map[uint64]want{}
+	for id, p := range paths {
+		if d.isJob(p) {
+			if v, ok := current[id]; ok {
+				name := ""
+				if ident, ok := cfg.IdentityByID(v); ok {
+					name = ident.Name
+				}
+				desired[id] = want{v, name, sourceJob}
+				if err := d.watcher.WatchEmpty(p); err != nil {
+					d.log.Error(err, "watch job cgroup")
+				}
+				if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
+					delete(desired, id) // ended while we were away
+					d.removeJob(p)
+				}
+			}
+			continue
+		}
+		if id == d.selfCG {
+			continue
+		}
+		if r, ok := m.MatchCgroup(p); ok {
+			desired[id] = want{r.ID, r.Name, sourceConfig}
+		}
+	}
+	for id, w := range desired {
+		if current[id] == w.identity {
+			continue
+		}
+		if err := d.it.TagCgroup(id, w.identity); err != nil {
+			return err
+		}
+		d.log.Event(audit.IdentityTagged).Str("identity", w.name).Str("cgroup", paths[id]).
+			Uint64("cgroup_id", id).Str("source", w.source).Msg("cgroup tagged")
+	}
+	for id, v := range current {
+		if _, ok := desired[id]; ok {
+			continue
+		}
+		if err := d.it.UntagCgroup(id); err != nil {
+			return err
+		}
+		name := ""
+		if ident, ok := cfg.IdentityByID(v); ok {
+			name = ident.Name
+		}
+		reason := "cgroup no longer exists"
+		if _, exists := paths[id]; exists {
+			reason = "no identity matches the cgroup any more"
+		}
+		d.log.Event(audit.IdentityUntagged).Str("identity", name).Str("cgroup", paths[id]).
+			Uint64("cgroup_id", id).Str("reason", reason).Msg("cgroup untagged")
+	}
+	d.metrics.TaggedCgroups.Set(float64(len(desired)))
+	return d.syncUIDs(m)
+}
+
+func (d *Daemon) syncUIDs(m *identity.Matcher) error {
+	want := m.UIDs()
+	current, err := d.it.TaggedUIDs()
+	if err != nil {
+		return err
+	}
+	for uid, r := range want {
+		if current[uid] == r.ID {
+			continue
+		}
+		if err := d.it.TagUID(uid, r.ID); err != nil {
+			return err
+		}
+		d.log.Event(audit.IdentityTagged).Str("identity", r.Name).Uint32("uid", uid).
+			Str("source", sourceConfig).Msg("uid tagged")
+	}
+	for uid := range current {
+		if _, ok := want[uid]; ok {
+			continue
+		}
+		if err := d.it.UntagUID(uid); err != nil {
+			return err
+		}
+		d.log.Event(audit.IdentityUntagged).Uint32("uid", uid).Str("reason", "no identity matches the uid any more").Msg("uid untagged")
+	}
+	return nil
+}
+
+// onAdded tags a new cgroup that matches an identity.
+func (d *Daemon) onAdded(p string, id uint64) {
+	d.cgroups.set(id, p)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.isJob(p) || id == d.selfCG {
+		return // jobs are tagged by the run request that created them
+	}
+	r, ok := matcher(d.cfg).MatchCgroup(p)
+	if !ok {
+		return
+	}
+	if err := d.it.TagCgroup(id, r.ID); err != nil {
+		d.log.Error(err, "tag new cgroup")
+		return
+	}
+	d.metrics.TaggedCgroups.Inc()
+	d.log.Event(audit.IdentityTagged).Str("identity", r.Name).Str("cgroup", p).Uint64("cgroup_id", id).
+		Str("source", sourceConfig).Msg("cgroup tagged")
+}
+
+// onRemoved forgets a removed cgroup and its tag.
+func (d *Daemon) onRemoved(p string, id uint64) {
+	d.cgroups.remove(id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tags, err := d.it.TaggedCgroups()
+	if err != nil {
+		d.log.Error(err, "read tags")
+		return
+	}
+	v, ok := tags[id]
+	if !ok {
+		return
+	}
+	if err := d.it.UntagCgroup(id); err != nil {
+		d.log.Error(err, "untag removed cgroup")
+		return
+	}
+	d.metrics.TaggedCgroups.Dec()
+	name := ""
+	if ident, ok := d.cfg.IdentityByID(v); ok {
+		name = ident.Name
+	}
+	d.log.Event(audit.IdentityUntagged).Str("identity", name).Str("cgroup", p).Uint64("cgroup_id", id).
+		Str("reason", "cgroup removed").Msg("cgroup untagged")
+}
+
+// removeJob removes an empty job cgroup. The watcher then reports it
+// removed, and onRemoved drops its tag with an identity.untagged event.
+// A cgroup that gained a process meanwhile stays (EBUSY).
+func (d *Daemon) removeJob(p string) {
+	err := cgroup.Remove(d.tree.Dir(p))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.EBUSY) {
+		d.log.Error(err, "remove job cgroup "+p)
+	}
+}
+
+// removeEmptyJobs removes every empty job cgroup (used on detach).
+func (d *Daemon) removeEmptyJobs() {
+	_ = d.tree.Walk(func(p string, id uint64) error {
+		if path.Dir(p) == d.jobsPath {
+			if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
+				_ = cgroup.Remove(d.tree.Dir(p))
+			}
+		}
+		return nil
+	})
+}
