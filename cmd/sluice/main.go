@@ -14,6 +14,7 @@ commands:
   run --identity NAME -- CMD [ARGS...]   run CMD under an identity (its connections go through sluice)
   status [--json]                        programs, pins, tagged cgroups, listeners, counters
   doctor                                 check that this host can run sluiced
+  reload                                 reload the daemon's configuration (as SIGHUP does)
   detach [--config PATH]                 remove the programs and pins (stops the daemon if it runs)
   version                                print the version
 
@@ -66,6 +67,8 @@ func run(args []string) error {
 		return cmdDoctor(rest)
 	case "detach":
 		return cmdDetach(control, rest)
+	case "reload":
+		return cmdReload(control, rest)
 	case "version", "--version":
 		fmt.Println("sluice", version)
 		return nil

@@ -107,3 +107,16 @@ func printStatus(st *control.Status) {
 	}
 	w.Flush()
 }
+
+// cmdReload asks the daemon to reload its configuration. The outcome is in
+// the event stream (config.reloaded or config.reload_failed).
+func cmdReload(controlFlag string, args []string) error {
+	if len(args) != 0 {
+		return exitError{2}
+	}
+	if _, err := control.Call(control.SocketPath(controlFlag), control.Request{Op: control.OpReload}, 30*time.Second); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	fmt.Println("reload requested; see the config.reloaded or config.reload_failed event")
+	return nil
+}

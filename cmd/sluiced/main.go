@@ -13,15 +13,25 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/daemon"
 )
 
 func main() {
 	configPath := flag.String("config", "/etc/sluice/sluice.yaml", "configuration file")
 	version := flag.Bool("version", false, "print the version and exit")
+	check := flag.Bool("check", false, "validate the configuration and exit")
 	flag.Parse()
 	if *version {
 		fmt.Println("sluiced", daemon.Version)
+		return
+	}
+	if *check {
+		if _, err := config.Load(*configPath); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: ok\n", *configPath)
 		return
 	}
 

@@ -140,7 +140,12 @@ identities:
   - {name: a, match: {uid: 1001}}
   - {name: b, match: {uid: 1001}}
 `,
-			want: []wantErr{{"sluice.yaml:4: identities[1].match.uid: ", `uid "1001" is already matched by identity "a" (line 3, identities[0])`}},
+			want: []wantErr{{"sluice.yaml:4: identities[1].match.uid: ", `uid 1001 is already matched by identity "a" (line 3, identities[0])`}},
+		},
+		{
+			name: "same unit matched twice",
+			yaml: "identities:\n  - {name: a, match: {systemd_unit: x.service}}\n  - {name: b, match: {systemd_unit: x.service}}\n",
+			want: []wantErr{{"sluice.yaml:3: identities[1].match.systemd_unit: ", `systemd_unit "x.service" is already matched by identity "a"`}},
 		},
 		{
 			name: "negative uid",

@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -270,9 +271,9 @@ func (v *validator) match(index int, p string, m *Match, seen map[string]seenAt)
 	)
 	switch m.Kind {
 	case MatchSystemdUnit:
-		kp, value, err = p+".systemd_unit", m.SystemdUnit, checkUnit(m.SystemdUnit)
+		kp, value, err = p+".systemd_unit", strconv.Quote(m.SystemdUnit), checkUnit(m.SystemdUnit)
 	case MatchCgroup:
-		kp, value, err = p+".cgroup", m.Cgroup, checkCgroupGlob(m.Cgroup)
+		kp, value, err = p+".cgroup", strconv.Quote(m.Cgroup), checkCgroupGlob(m.Cgroup)
 	case MatchUID:
 		kp, value = p+".uid", fmt.Sprint(m.UID)
 		switch m.UID {
@@ -293,7 +294,7 @@ func (v *validator) match(index int, p string, m *Match, seen map[string]seenAt)
 	}
 	key := m.Kind.String() + "=" + value
 	if first, dup := seen[key]; dup {
-		v.errorf(kp, "%s %q is already matched by identity %q (line %d, %s)",
+		v.errorf(kp, "%s %s is already matched by identity %q (line %d, %s)",
 			m.Kind, value, v.c.Identities[first.index].Name, v.line(first.path), parent(parent(first.path)))
 		return
 	}

@@ -35,7 +35,9 @@ func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req contro
 		if peer.UID != 0 {
 			return control.Response{Error: "reload: only root may reload the configuration"}
 		}
-		d.reload()
+		if err := d.reload(); err != nil {
+			return control.Response{Error: "reload failed, previous configuration kept: " + err.Error()}
+		}
 		return control.Response{OK: true}
 	case control.OpDetach:
 		if peer.UID != 0 {

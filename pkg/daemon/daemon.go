@@ -33,8 +33,9 @@ type Daemon struct {
 	metrics    *metrics.Metrics
 	started    time.Time
 
-	mu  sync.Mutex // guards cfg and the tag state below
-	cfg *config.Config
+	reloadMu sync.Mutex // one reload at a time
+	mu       sync.Mutex // guards cfg and the tag state below
+	cfg      *config.Config
 
 	tree     *cgroup.Tree
 	it       *intercept.Interceptor
@@ -176,7 +177,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
-			d.reload()
+			_ = d.reload() // the outcome is an event
 		case <-d.detach:
 			runErr = ErrDetached
 			break loop

@@ -59,13 +59,15 @@ func (d *Daemon) refreshTargets(ctx context.Context) {
 // egress rules apply at once (connections already open keep their routes);
 // listeners, cgroup_root, fail_mode, bpf and the control socket need a
 // restart, which is said in the event.
-func (d *Daemon) reload() {
+func (d *Daemon) reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	cfg, err := config.Load(d.configPath)
 	if err != nil {
 		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).
 			Msg("configuration not reloaded; the previous one stays in force")
-		return
+		return err
 	}
 	d.mu.Lock()
 	old := d.cfg
@@ -80,7 +82,7 @@ func (d *Daemon) reload() {
 	if err := d.configureKernel(cfg); err != nil {
 		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		d.log.Warn(audit.ConfigReloadFailed).Err(err).Msg("exclusions not applied")
-		return
+		return err
 	}
 	d.proxy.SetRoutes(d.routes(cfg))
 	if err := d.syncTags(); err != nil {
@@ -89,6 +91,7 @@ func (d *Daemon) reload() {
 	d.metrics.ConfigReloads.WithLabelValues("success").Inc()
 	d.log.Event(audit.ConfigReloaded).Str("config", d.configPath).Int("identities", len(cfg.Identities)).
 		Int("targets", len(cfg.Targets)).Strs("restart_required", restart).Msg("configuration reloaded")
+	return nil
 }
 
 // restartKeys names the changed keys that only take effect on restart.

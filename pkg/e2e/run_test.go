@@ -167,7 +167,9 @@ func TestFailClosedRestartDetach(t *testing.T) {
 	if ev.str("identity") != "deploy" {
 		t.Errorf("identity after restart = %q", ev.str("identity"))
 	}
-	if d2.findEvent(func(ev event) bool { return ev.str("event") == "identity.tagged" && ev.str("cgroup") == started.str("cgroup") }) != nil {
+	if d2.findEvent(func(ev event) bool {
+		return ev.str("event") == "identity.tagged" && ev.str("cgroup") == started.str("cgroup")
+	}) != nil {
 		t.Error("the job cgroup was tagged again: the pinned tag should have been adopted")
 	}
 

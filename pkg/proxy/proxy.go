@@ -54,7 +54,7 @@ type Options struct {
 	Metrics *metrics.Metrics
 	Paths   CgroupPaths
 	// Mark is set with SO_MARK on every upstream socket, so the kernel
-	// programs never redirect the proxy's own connections.
+	// programs never redirect the proxy's own connections (0: not set).
 	Mark uint32
 	// DialTimeout bounds upstream connects (default 10s).
 	DialTimeout time.Duration
@@ -70,9 +70,9 @@ func New(opts Options, r *Routes) *Proxy {
 		active: map[string]*protocol.Session{},
 	}
 	mark := int(opts.Mark)
-	p.dialer = net.Dialer{
-		Timeout: opts.DialTimeout,
-		Control: func(_, _ string, c syscall.RawConn) error {
+	p.dialer = net.Dialer{Timeout: opts.DialTimeout}
+	if mark != 0 {
+		p.dialer.Control = func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			if err := c.Control(func(fd uintptr) {
 				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, mark)
@@ -83,7 +83,7 @@ func New(opts Options, r *Routes) *Proxy {
 				return fmt.Errorf("set SO_MARK: %w", serr)
 			}
 			return nil
-		},
+		}
 	}
 	p.routes.Store(r)
 	return p
