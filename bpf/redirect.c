@@ -451,6 +451,23 @@ static __always_inline void sockops_tuple(struct bpf_sock_ops *skops, struct tup
 	t->dst_port = (__u16)(rport >> 16);
 }
 
+/* to_proxy reports whether a connecting socket's peer is a proxy listener. */
+static __always_inline int to_proxy(struct bpf_sock_ops *skops)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u32 family, rport;
+	CTX_LOAD(family, skops->family);
+	CTX_LOAD(rport, skops->remote_port);
+	__u16 port = (__u16)(rport >> 16);
+	if (family == AF_INET)
+		return (cfg->flags & CFG_LISTEN4) && port == cfg->proxy4_port;
+	/* IPv6 sockets reach the IPv4 listener through IPv4-mapped addresses. */
+	return ((cfg->flags & CFG_LISTEN6) && port == cfg->proxy6_port) ||
+	       ((cfg->flags & CFG_LISTEN4) && port == cfg->proxy4_port);
+}
+
 SEC("sockops")
 int sluice_sockops(struct bpf_sock_ops *skops)
 {
@@ -459,6 +476,10 @@ int sluice_sockops(struct bpf_sock_ops *skops)
 
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB: {
+		/* Only sockets connecting to a proxy listener can carry a record:
+		 * an untagged connection costs one array lookup here, no hashing. */
+		if (!to_proxy(skops))
+			return 1;
 		__u64 cookie = bpf_get_socket_cookie(skops);
 		struct origin *o = bpf_map_lookup_elem(&origins, &cookie);
 		if (!o)

@@ -1,0 +1,63 @@
+// Command bench measures what sluice costs and writes docs/benchmarks.md.
+// Every figure is a ratio against a baseline measured in the same run, on
+// the same machine, interleaved round by round so drift hits both alike.
+//
+// It needs root: it creates cgroups (children of the cgroup2 mount, removed
+// at the end), mounts a private bpffs, starts bin/sluiced on loopback
+// addresses, and moves itself between its own cgroups to measure. Counts are
+// bounded; it stops by itself.
+//
+//	go run ./scripts/bench -out docs/benchmarks.md
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	out := flag.String("out", "docs/benchmarks.md", "markdown report to write")
+	rounds := flag.Int("rounds", 9, "interleaved rounds per scenario (the median is reported)")
+	ops := flag.Int("ops", 2000, "operations per scenario per round")
+	bin := flag.String("bin", "bin", "directory holding sluiced")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		log.Fatal("bench: run as root (cgroups, eBPF)")
+	}
+
+	env, err := setup(*bin)
+	if err != nil {
+		log.Fatalf("bench: setup: %v", err)
+	}
+	sections, err := runConnect(env, *rounds, *ops)
+	env.teardown()
+	if err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+	report := render(sections, *rounds, *ops)
+	if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+	fmt.Print(report)
+}
+
+// machine describes where the figures were measured.
+func machine() string {
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	cpu := ""
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, cpu, _ = strings.Cut(l, ":")
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("Linux %s, %d CPUs (%s), %s, %s", strings.TrimSpace(string(kernel)), runtime.NumCPU(),
+		strings.TrimSpace(cpu), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}

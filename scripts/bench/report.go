@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+func render(sections []section, rounds, ops int) string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Written by `make bench` (`go run ./scripts/bench`). Every ratio compares two figures measured in the\n")
+	b.WriteString("same run on the same machine; scenarios are interleaved round by round and each figure is the median of\n")
+	fmt.Fprintf(&b, "%d rounds of %d operations. Absolute times depend on the machine; the ratios are the result.\n\n", rounds, ops)
+	fmt.Fprintf(&b, "Machine: %s.\n\n", machine())
+	b.WriteString("Reproduce: `sudo make bench` (root: it creates its own cgroups and a private bpffs, starts sluiced on\n")
+	b.WriteString("loopback, and removes everything afterwards).\n")
+	for _, s := range sections {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.title, s.text)
+		b.WriteString("| scenario | median µs/op | min–max over rounds |\n|---|---:|---:|\n")
+		byName := map[string]result{}
+		for _, r := range s.results {
+			byName[r.name] = r
+			lo, hi := r.samples[0], r.samples[0]
+			for _, v := range r.samples {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			fmt.Fprintf(&b, "| %s | %.2f | %.2f–%.2f |\n", r.name, r.nsPerOp/1000, lo/1000, hi/1000)
+		}
+		b.WriteString("\n| ratio | value | added per operation | goal |\n|---|---:|---:|---|\n")
+		for _, q := range s.ratios {
+			num, den := byName[q.num], byName[q.den]
+			goal := q.goal
+			if goal == "" {
+				goal = "—"
+			}
+			fmt.Fprintf(&b, "| %s | %.3f | %+.1f µs | %s |\n", q.name, num.nsPerOp/den.nsPerOp, (num.nsPerOp-den.nsPerOp)/1000, goal)
+		}
+	}
+	return b.String()
+}
