@@ -221,4 +221,3 @@ func (e *benchEnv) countEvents(kind string) int {
 	}
 	return n
 }
-
