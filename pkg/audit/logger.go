@@ -10,6 +10,15 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// TimeFormat is the format of every event's `time` field: RFC 3339 in UTC
+// with microseconds, so events of one connection order correctly.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+func init() {
+	zerolog.TimeFieldFormat = TimeFormat
+	zerolog.TimestampFunc = func() time.Time { return time.Now().UTC() }
+}
+
 // Logger emits events. It is safe for concurrent use.
 type Logger struct {
 	z    zerolog.Logger

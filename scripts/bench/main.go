@@ -35,6 +35,11 @@ func main() {
 		log.Fatalf("bench: setup: %v", err)
 	}
 	sections, err := runConnect(env, *rounds, *ops)
+	if err == nil {
+		var tag section
+		tag, err = runTagLatency(env, 50)
+		sections = append(sections, tag)
+	}
 	env.teardown()
 	if err != nil {
 		log.Fatalf("bench: %v", err)

@@ -15,7 +15,11 @@ func render(sections []section, rounds, ops int) string {
 	b.WriteString("Reproduce: `sudo make bench` (root: it creates its own cgroups and a private bpffs, starts sluiced on\n")
 	b.WriteString("loopback, and removes everything afterwards).\n")
 	for _, s := range sections {
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.title, s.text)
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n", s.title, s.text)
+		if len(s.results) == 0 {
+			continue
+		}
+		b.WriteString("\n")
 		b.WriteString("| scenario | median µs/op | min–max over rounds |\n|---|---:|---:|\n")
 		byName := map[string]result{}
 		for _, r := range s.results {

@@ -139,11 +139,13 @@ identities:
   - name: bench
     match: { cgroup: "%s/root/tagged" }
     egress: deny
+  - name: late
+    match: { cgroup: "%s/root/late-*" }
 targets:
   - name: echo
     protocol: tcp
     address: %s
-`, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.echoAddr)
+`, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.echoAddr)
 	path := filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
