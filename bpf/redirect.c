@@ -13,6 +13,10 @@
  *   reaches TCP_CLOSE.
  * cgroup/getpeername4, cgroup/getpeername6: the application sees the peer it
  *   asked for, not the proxy.
+ * cgroup/bind4, cgroup/bind6: only sockets carrying the daemon's SO_MARK may
+ *   bind the proxy's listener ports. While the daemon is down (fail closed)
+ *   tagged connections still go to those ports; nobody else may listen
+ *   there and receive them.
  *
  * Never redirected: sockets of the daemon's own cgroup, sockets carrying the
  * daemon's SO_MARK, destinations in the exclusion tries, non-TCP sockets.
@@ -51,6 +55,7 @@ enum stat {
 	STAT_TUPLE_FAILED,
 	STAT_CLOSED,
 	STAT_PEERNAME,
+	STAT_DENIED_BIND,
 	STAT_MAX,
 };
 
@@ -536,6 +541,58 @@ int sluice_getpeername6(struct bpf_sock_addr *ctx)
 	ctx->user_port = o->dst_port;
 	count(STAT_PEERNAME);
 	return 1;
+}
+
+/* deny_bind: a guarded bind is allowed only to the daemon's marked sockets. */
+static __always_inline int deny_bind(struct bpf_sock_addr *ctx, struct config *cfg)
+{
+	struct bpf_sock *sk = ctx->sk;
+	if (sk && cfg->mark != 0 && sk->mark == cfg->mark)
+		return 0;
+	count(STAT_DENIED_BIND);
+	return 1;
+}
+
+SEC("cgroup/bind4")
+int sluice_bind4(struct bpf_sock_addr *ctx)
+{
+	struct config *cfg = get_config();
+	if (!cfg || !(cfg->flags & CFG_LISTEN4) || ctx->type != SOCK_STREAM)
+		return 1;
+	if ((__u16)ctx->user_port != cfg->proxy4_port)
+		return 1;
+	__u32 ip = ctx->user_ip4;
+	if (ip != cfg->proxy4_ip && ip != 0)
+		return 1;
+	return deny_bind(ctx, cfg) ? 0 : 1;
+}
+
+SEC("cgroup/bind6")
+int sluice_bind6(struct bpf_sock_addr *ctx)
+{
+	struct config *cfg = get_config();
+	if (!cfg || ctx->type != SOCK_STREAM)
+		return 1;
+	__u16 port = (__u16)ctx->user_port;
+	__u32 ip[4];
+	ip[0] = ctx->user_ip6[0];
+	ip[1] = ctx->user_ip6[1];
+	ip[2] = ctx->user_ip6[2];
+	ip[3] = ctx->user_ip6[3];
+	int any = (ip[0] | ip[1] | ip[2] | ip[3]) == 0;
+	int guarded = 0;
+	if ((cfg->flags & CFG_LISTEN6) && port == cfg->proxy6_port &&
+	    (any || (ip[0] == cfg->proxy6_ip[0] && ip[1] == cfg->proxy6_ip[1] &&
+		     ip[2] == cfg->proxy6_ip[2] && ip[3] == cfg->proxy6_ip[3])))
+		guarded = 1;
+	/* [::] also takes IPv4 unless IPV6_V6ONLY; ::ffff:a.b.c.d is IPv4. */
+	if ((cfg->flags & CFG_LISTEN4) && port == cfg->proxy4_port &&
+	    (any || (ip[0] == 0 && ip[1] == 0 && ip[2] == bpf_htonl(0xffff) &&
+		     (ip[3] == cfg->proxy4_ip || ip[3] == 0))))
+		guarded = 1;
+	if (!guarded)
+		return 1;
+	return deny_bind(ctx, cfg) ? 0 : 1;
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

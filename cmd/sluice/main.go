@@ -15,7 +15,7 @@ commands:
   status [--json]                        programs, pins, tagged cgroups, listeners, counters
   doctor                                 check that this host can run sluiced
   reload                                 reload the daemon's configuration (as SIGHUP does)
-  detach [--config PATH]                 remove the programs and pins (stops the daemon if it runs)
+  detach [--config PATH | --pin-dir DIR] remove the programs and pins (stops the daemon if it runs)
   version                                print the version
 
 The daemon is reached at /run/sluice/control.sock unless --control or

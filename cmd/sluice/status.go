@@ -112,6 +112,7 @@ func printStatus(st *control.Status) {
 // the event stream (config.reloaded or config.reload_failed).
 func cmdReload(controlFlag string, args []string) error {
 	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "usage: sluice reload")
 		return exitError{2}
 	}
 	if _, err := control.Call(control.SocketPath(controlFlag), control.Request{Op: control.OpReload}, 30*time.Second); err != nil {

@@ -14,6 +14,10 @@ const (
 	ConnectionDenied   = "connection.denied"
 	JobStarted         = "job.started"
 	JobRefused         = "job.refused"
+	// TargetResolveFailed: a target's host name did not resolve.
+	TargetResolveFailed = "target.resolve_failed"
+	// DaemonError: an operational error outside the request path.
+	DaemonError = "daemon.error"
 )
 
 // SchemaVersion is carried by every event as field `v`. It changes only when

@@ -77,7 +77,7 @@ func (l *Logger) Debug() *zerolog.Event { return l.z.Debug() }
 
 // Error logs an operational error that is not an event of the schema.
 func (l *Logger) Error(err error, msg string) {
-	l.z.Error().Str("event", "daemon.error").Err(err).Msg(msg)
+	l.z.Error().Str("event", DaemonError).Err(err).Msg(msg)
 }
 
 // Close closes the log file, if any.

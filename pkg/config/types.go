@@ -56,7 +56,8 @@ type Exclusion struct {
 // Log is the log mapping.
 type Log struct {
 	Format LogFormat
-	// File is an absolute path, or "" for standard error.
+	// File is an absolute path events are also appended to; "" means
+	// standard output only.
 	File  string
 	Level LogLevel
 }
@@ -153,7 +154,7 @@ type Match struct {
 	// SystemdUnit is a unit name or glob ending in a unit suffix.
 	SystemdUnit string
 	// Cgroup is a glob (path.Match syntax) on the cgroup path relative to the
-	// cgroup root, starting with "/".
+	// cgroup2 mount (not to cgroup_root), starting with "/".
 	Cgroup string
 	// UID is a non-zero user ID.
 	UID uint32

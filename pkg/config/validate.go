@@ -329,7 +329,7 @@ func checkUnit(s string) string {
 // starting with "/". It returns "" when s is valid.
 func checkCgroupGlob(s string) string {
 	if !strings.HasPrefix(s, "/") {
-		return fmt.Sprintf(`must start with "/" (a path relative to the cgroup root), got %q`, s)
+		return fmt.Sprintf(`must start with "/" (a cgroup path relative to the cgroup2 mount), got %q`, s)
 	}
 	if hasBadChar(s) {
 		return fmt.Sprintf("contains control characters: %q", s)

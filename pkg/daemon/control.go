@@ -16,7 +16,12 @@ func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req contro
 	case control.OpRun:
 		job, err := d.startJob(peer, req.Identity)
 		if err != nil {
-			d.metrics.Jobs.WithLabelValues(req.Identity, "refused").Inc()
+			// Any local user can send a name: only configured names become labels.
+			label := "unknown"
+			if d.knownIdentity(req.Identity) {
+				label = req.Identity
+			}
+			d.metrics.Jobs.WithLabelValues(label, "refused").Inc()
 			d.log.Warn(audit.JobRefused).Str("identity", req.Identity).Int32("pid", peer.PID).
 				Uint32("uid", peer.UID).Uint32("gid", peer.GID).Str("reason", err.Error()).Msg("sluice run refused")
 			return control.Response{Error: err.Error()}
@@ -43,11 +48,24 @@ func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req contro
 		if peer.UID != 0 {
 			return control.Response{Error: "detach: only root may remove the programs"}
 		}
+		// Unpin and disable now, so that when the caller is told "ok" no
+		// tagged connection is redirected any more and nothing outlives the
+		// daemon; then stop, which closes the last handles and detaches.
+		if err := d.unpinAll(); err != nil {
+			return control.Response{Error: "detach: " + err.Error()}
+		}
 		select {
 		case d.detach <- struct{}{}:
-		default:
+		default: // already stopping
 		}
 		return control.Response{OK: true}
 	}
 	return control.Response{Error: "unknown operation " + req.Op}
+}
+
+func (d *Daemon) knownIdentity(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.cfg.Identity(name)
+	return ok
 }

@@ -62,7 +62,7 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 	defer log.Close()
 	d := &Daemon{
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
-		cgroups: newCgroupIndex(), detach: make(chan struct{}),
+		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1),
 	}
 	return d.run(ctx, reload)
 }
@@ -119,7 +119,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 
 	d.proxy = proxy.New(proxy.Options{
 		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark,
-	}, d.routes(cfg))
+	}, d.routes(cfg, nil))
 	if err := d.listen(cfg); err != nil {
 		return err
 	}
@@ -190,11 +190,11 @@ loop:
 	wg.Wait()
 
 	if errors.Is(runErr, ErrDetached) {
-		runErr = d.detachAll()
 		detached = true
-		if runErr == nil {
-			runErr = ErrDetached
+		if err := d.it.Close(); err != nil {
+			runErr = err
 		}
+		d.removeEmptyJobs()
 	}
 	ev := d.log.Event(audit.DaemonStop).Bool("pinned", d.it.Pinned() && !detached)
 	if runErr != nil && !errors.Is(runErr, ErrDetached) {
@@ -266,21 +266,18 @@ func (d *Daemon) startEvent(pinDir string) {
 	_ = pinDir
 }
 
-// detachAll removes the programs and pins for `sluice detach`.
-func (d *Daemon) detachAll() error {
+// unpinAll prepares `sluice detach`: the programs stop redirecting at once
+// and every pin is removed, so the programs detach when the daemon exits.
+func (d *Daemon) unpinAll() error {
 	dir := d.it.PinDir()
-	var errs []error
 	if err := d.it.Disable(); err != nil {
-		errs = append(errs, err)
+		return err
 	}
-	if err := d.it.Close(); err != nil {
-		errs = append(errs, err)
+	if err := d.it.Unpin(); err != nil {
+		return err
 	}
 	if dir != "" {
-		if err := intercept.Remove(dir); err != nil {
-			errs = append(errs, err)
-		}
+		return intercept.Remove(dir) // anything else left there
 	}
-	d.removeEmptyJobs()
-	return errors.Join(errs...)
+	return nil
 }

@@ -67,7 +67,7 @@ func (d *Daemon) startJob(peer control.Peer, name string) (*control.Job, error) 
 	if err := cgroup.MovePID(dir, int(peer.PID)); err != nil {
 		return fail(fmt.Errorf("move caller into job cgroup: %w", err))
 	}
-	d.metrics.TaggedCgroups.Inc()
+	d.updateTagGauge()
 	d.log.Event(audit.IdentityTagged).Str("identity", ident.Name).Str("cgroup", p).Uint64("cgroup_id", id).
 		Str("source", sourceJob).Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job cgroup tagged")
 	if pop, err := cgroup.Populated(dir); err == nil && !pop {

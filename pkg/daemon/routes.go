@@ -23,7 +23,9 @@ func handlers() map[string]protocol.Handler {
 }
 
 // routes builds the proxy's routing snapshot from a configuration.
-func (d *Daemon) routes(cfg *config.Config) *proxy.Routes {
+// Addresses already resolved for an unchanged target are carried over from
+// prev, so a reload never forgets them while DNS is slow or down.
+func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) *proxy.Routes {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
 		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
@@ -33,9 +35,12 @@ func (d *Daemon) routes(cfg *config.Config) *proxy.Routes {
 		ts = append(ts, &target.Target{Name: t.Name, Protocol: string(t.Protocol), Host: t.Host, Port: t.Port})
 	}
 	table := target.New(ts, nil)
+	if prev != nil {
+		table.Seed(prev.Targets)
+	}
 	table.OnError = func(t *target.Target, err error) {
-		d.log.Warn("target.resolve_failed").Str("target", t.Name).Str("host", t.Host).Err(err).
-			Msg("target host name did not resolve; keeping its previous addresses")
+		d.log.Warn(audit.TargetResolveFailed).Str("target", t.Name).Str("host", t.Host).Err(err).
+			Msg("target host name did not resolve; addresses resolved before, if any, are kept")
 	}
 	table.Refresh(context.Background())
 	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers(), Egress: tcp.Handler{}}
@@ -71,22 +76,31 @@ func (d *Daemon) reload() error {
 	}
 	d.mu.Lock()
 	old := d.cfg
+	d.mu.Unlock()
 	restart := restartKeys(old, cfg)
 	// Keep what only a restart can change.
 	cfg.Listen, cfg.ListenAddr, cfg.Listen6, cfg.Listen6Addr = old.Listen, old.ListenAddr, old.Listen6, old.Listen6Addr
 	cfg.CgroupRoot, cfg.FailMode, cfg.BPF, cfg.ControlSocket = old.CgroupRoot, old.FailMode, old.BPF, old.ControlSocket
 	cfg.StateDir, cfg.Log, cfg.Metrics = old.StateDir, old.Log, old.Metrics
-	d.cfg = cfg
-	d.mu.Unlock()
 
-	if err := d.configureKernel(cfg); err != nil {
+	fail := func(what string, err error) error {
 		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
-		d.log.Warn(audit.ConfigReloadFailed).Err(err).Msg("exclusions not applied")
+		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).Msg(what)
 		return err
 	}
-	d.proxy.SetRoutes(d.routes(cfg))
+	// The kernel's exclusions first: if they cannot be written, nothing of
+	// the new configuration is in force.
+	if err := d.configureKernel(cfg); err != nil {
+		_ = d.configureKernel(old)
+		return fail("exclusions could not be applied; the previous configuration stays in force", err)
+	}
+	routes := d.routes(cfg, d.proxy.Routes())
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	d.proxy.SetRoutes(routes)
 	if err := d.syncTags(); err != nil {
-		d.log.Error(err, "re-tag after reload")
+		return fail("configuration applied but tags could not be brought in line", err)
 	}
 	d.metrics.ConfigReloads.WithLabelValues("success").Inc()
 	d.log.Event(audit.ConfigReloaded).Str("config", d.configPath).Int("identities", len(cfg.Identities)).

@@ -57,11 +57,7 @@ func (d *Daemon) status() (*control.Status, error) {
 		}
 	}
 	if s, err := d.it.Stats(); err == nil {
-		st.Connections = map[string]uint64{
-			"redirected_ipv4": s.Redirect4, "redirected_ipv6": s.Redirect6, "redirected_mapped": s.RedirectMapped,
-			"excluded": s.Excluded, "denied_no_listener": s.DeniedNoListener, "record_failed": s.RecordFailed,
-			"tuple_failed": s.TupleFailed,
-		}
+		st.Connections = s.Named()
 	}
 	return st, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/cgroup"
@@ -69,6 +70,10 @@ func (d *Daemon) syncTags() error {
 	desired := map[uint64]want{}
 	for id, p := range paths {
 		if d.isJob(p) {
+			if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
+				d.removeJob(p) // ended while we were away
+				continue
+			}
 			if v, ok := current[id]; ok {
 				name := ""
 				if ident, ok := cfg.IdentityByID(v); ok {
@@ -77,10 +82,6 @@ func (d *Daemon) syncTags() error {
 				desired[id] = want{v, name, sourceJob}
 				if err := d.watcher.WatchEmpty(p); err != nil {
 					d.log.Error(err, "watch job cgroup")
-				}
-				if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
-					delete(desired, id) // ended while we were away
-					d.removeJob(p)
 				}
 			}
 			continue
@@ -120,7 +121,7 @@ func (d *Daemon) syncTags() error {
 		d.log.Event(audit.IdentityUntagged).Str("identity", name).Str("cgroup", paths[id]).
 			Uint64("cgroup_id", id).Str("reason", reason).Msg("cgroup untagged")
 	}
-	d.metrics.TaggedCgroups.Set(float64(len(desired)))
+	d.updateTagGauge()
 	return d.syncUIDs(m)
 }
 
@@ -164,11 +165,14 @@ func (d *Daemon) onAdded(p string, id uint64) {
 	if !ok {
 		return
 	}
+	if v, tagged, err := d.it.CgroupTag(id); err == nil && tagged && v == r.ID {
+		return // already tagged (the watcher reports existing cgroups at start)
+	}
 	if err := d.it.TagCgroup(id, r.ID); err != nil {
 		d.log.Error(err, "tag new cgroup")
 		return
 	}
-	d.metrics.TaggedCgroups.Inc()
+	d.updateTagGauge()
 	d.log.Event(audit.IdentityTagged).Str("identity", r.Name).Str("cgroup", p).Uint64("cgroup_id", id).
 		Str("source", sourceConfig).Msg("cgroup tagged")
 }
@@ -178,12 +182,11 @@ func (d *Daemon) onRemoved(p string, id uint64) {
 	d.cgroups.remove(id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tags, err := d.it.TaggedCgroups()
+	v, ok, err := d.it.CgroupTag(id)
 	if err != nil {
-		d.log.Error(err, "read tags")
+		d.log.Error(err, "read tag")
 		return
 	}
-	v, ok := tags[id]
 	if !ok {
 		return
 	}
@@ -191,7 +194,7 @@ func (d *Daemon) onRemoved(p string, id uint64) {
 		d.log.Error(err, "untag removed cgroup")
 		return
 	}
-	d.metrics.TaggedCgroups.Dec()
+	d.updateTagGauge()
 	name := ""
 	if ident, ok := d.cfg.IdentityByID(v); ok {
 		name = ident.Name
@@ -200,13 +203,31 @@ func (d *Daemon) onRemoved(p string, id uint64) {
 		Str("reason", "cgroup removed").Msg("cgroup untagged")
 }
 
-// removeJob removes an empty job cgroup. The watcher then reports it
-// removed, and onRemoved drops its tag with an identity.untagged event.
-// A cgroup that gained a process meanwhile stays (EBUSY).
+// removeJob removes an empty job cgroup, with any empty cgroups the job
+// created below it, deepest first. The watcher then reports it removed, and
+// onRemoved drops its tag with an identity.untagged event. A cgroup that
+// still has processes stays (EBUSY) and is retried when it empties.
 func (d *Daemon) removeJob(p string) {
-	err := cgroup.Remove(d.tree.Dir(p))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.EBUSY) {
-		d.log.Error(err, "remove job cgroup "+p)
+	root := d.tree.Dir(p)
+	var dirs []string
+	_ = filepath.WalkDir(root, func(q string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() {
+			dirs = append(dirs, q)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		err := cgroup.Remove(dirs[i])
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.EBUSY) {
+			d.log.Error(err, "remove job cgroup "+p)
+		}
+	}
+}
+
+// updateTagGauge sets sluice_tagged_cgroups from the kernel map.
+func (d *Daemon) updateTagGauge() {
+	if tags, err := d.it.TaggedCgroups(); err == nil {
+		d.metrics.TaggedCgroups.Set(float64(len(tags)))
 	}
 }
 

@@ -106,6 +106,8 @@ var attachPoints = []attachPoint{
 	{"cgroup/getpeername4", ebpf.CGroupSockAddr, ebpf.AttachCgroupInet4GetPeername, "5.8"},
 	{"cgroup/getpeername6", ebpf.CGroupSockAddr, ebpf.AttachCgroupInet6GetPeername, "5.8"},
 	{"sockops", ebpf.SockOps, ebpf.AttachCGroupSockOps, "4.13"},
+	{"cgroup/bind4", ebpf.CGroupSockAddr, ebpf.AttachCGroupInet4Bind, "4.17"},
+	{"cgroup/bind6", ebpf.CGroupSockAddr, ebpf.AttachCGroupInet6Bind, "4.17"},
 }
 
 // loadTrivial loads a program that returns 1 (allow, and the only value a

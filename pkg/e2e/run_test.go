@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,6 +155,14 @@ func TestFailClosedRestartDetach(t *testing.T) {
 	if res := privtest.Client(t, other.Dir, dial(w.cache.Addr), 0, 0); proxied(t, res) {
 		t.Fatal("untagged connection affected while the daemon is down")
 	}
+	// Nobody may take the proxy's port while the daemon is down: tagged
+	// connections would reach them.
+	for _, addr := range []string{w.vars["Listen"].(string), "0.0.0.0:" + portOf(w.vars["Listen"].(string)), "[::]:" + portOf(w.vars["Listen"].(string))} {
+		res := privtest.Client(t, other.Dir, privtest.Dial{Family: "listen", Addr: netip.MustParseAddrPort(addr)}, 0, 0)
+		if !strings.Contains(res.Error, "operation not permitted") {
+			t.Errorf("listening on %s while the daemon is down: %+v, want operation not permitted", addr, res)
+		}
+	}
 
 	d2 := w.start(filepath.Join(w.dir, "sluice.yaml"))
 	startEv := d2.waitEvent(t, "daemon.start", func(ev event) bool { return ev.str("event") == "daemon.start" })
@@ -217,3 +227,5 @@ func TestFailOpen(t *testing.T) {
 	}
 	assertNothingAttached(t, w.root.Dir)
 }
+
+func portOf(addr string) string { return strconv.Itoa(int(netip.MustParseAddrPort(addr).Port())) }

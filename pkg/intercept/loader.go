@@ -49,6 +49,8 @@ var programs = []program{
 	{"sluice_getpeername4", ebpf.AttachCgroupInet4GetPeername},
 	{"sluice_getpeername6", ebpf.AttachCgroupInet6GetPeername},
 	{"sluice_sockops", ebpf.AttachCGroupSockOps},
+	{"sluice_bind4", ebpf.AttachCGroupInet4Bind},
+	{"sluice_bind6", ebpf.AttachCGroupInet6Bind},
 }
 
 // Interceptor owns the loaded programs, their maps and links.
@@ -137,6 +139,10 @@ func (it *Interceptor) prog(name string) *ebpf.Program {
 		return it.objs.SluiceGetpeername6
 	case "sluice_sockops":
 		return it.objs.SluiceSockops
+	case "sluice_bind4":
+		return it.objs.SluiceBind4
+	case "sluice_bind6":
+		return it.objs.SluiceBind6
 	}
 	return nil
 }

@@ -77,6 +77,8 @@ const (
 	redirectMapTaggedCgroups       = "tagged_cgroups"
 	redirectMapTaggedUids          = "tagged_uids"
 	redirectMapTuples              = "tuples"
+	redirectProgSluiceBind4        = "sluice_bind4"
+	redirectProgSluiceBind6        = "sluice_bind6"
 	redirectProgSluiceConnect4     = "sluice_connect4"
 	redirectProgSluiceConnect6     = "sluice_connect6"
 	redirectProgSluiceGetpeername4 = "sluice_getpeername4"
@@ -126,6 +128,8 @@ type redirectSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type redirectProgramSpecs struct {
+	SluiceBind4        *ebpf.ProgramSpec `ebpf:"sluice_bind4"`
+	SluiceBind6        *ebpf.ProgramSpec `ebpf:"sluice_bind6"`
 	SluiceConnect4     *ebpf.ProgramSpec `ebpf:"sluice_connect4"`
 	SluiceConnect6     *ebpf.ProgramSpec `ebpf:"sluice_connect6"`
 	SluiceGetpeername4 *ebpf.ProgramSpec `ebpf:"sluice_getpeername4"`
@@ -206,6 +210,8 @@ type redirectVariables struct {
 //
 // It can be passed to loadRedirectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type redirectPrograms struct {
+	SluiceBind4        *ebpf.Program `ebpf:"sluice_bind4"`
+	SluiceBind6        *ebpf.Program `ebpf:"sluice_bind6"`
 	SluiceConnect4     *ebpf.Program `ebpf:"sluice_connect4"`
 	SluiceConnect6     *ebpf.Program `ebpf:"sluice_connect6"`
 	SluiceGetpeername4 *ebpf.Program `ebpf:"sluice_getpeername4"`
@@ -215,6 +221,8 @@ type redirectPrograms struct {
 
 func (p *redirectPrograms) Close() error {
 	return _RedirectClose(
+		p.SluiceBind4,
+		p.SluiceBind6,
 		p.SluiceConnect4,
 		p.SluiceConnect6,
 		p.SluiceGetpeername4,

@@ -18,10 +18,10 @@ type Stats struct {
 	DeniedProtocol    uint64 // tagged connects refused: MPTCP
 	RecordFailed      uint64 // records that could not be stored (connect refused)
 	TupleStored       uint64 // records moved to their 4-tuple at TCP_CONNECT_CB
-	TupleMiss         uint64
 	TupleFailed       uint64 // records that could not be moved (proxy will reject)
 	Closed            uint64 // redirected sockets that reached TCP_CLOSE
 	PeernameRewritten uint64 // getpeername() answers rewritten
+	DeniedBind        uint64 // binds of a proxy listener port by unmarked sockets, refused
 }
 
 // Stats reads the counters.
@@ -30,7 +30,7 @@ func (it *Interceptor) Stats() (Stats, error) {
 	fields := []*uint64{
 		&s.Redirect4, &s.Redirect6, &s.RedirectMapped, &s.Excluded, &s.SkippedMark,
 		&s.DeniedNoListener, &s.DeniedProtocol, &s.RecordFailed, &s.TupleStored,
-		&s.TupleFailed, &s.Closed, &s.PeernameRewritten,
+		&s.TupleFailed, &s.Closed, &s.PeernameRewritten, &s.DeniedBind,
 	}
 	for i, f := range fields {
 		var per []uint64
@@ -42,6 +42,16 @@ func (it *Interceptor) Stats() (Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// Named returns the counters by the names used in metrics and status.
+func (s Stats) Named() map[string]uint64 {
+	return map[string]uint64{
+		"redirect_ipv4": s.Redirect4, "redirect_ipv6": s.Redirect6, "redirect_mapped": s.RedirectMapped,
+		"excluded": s.Excluded, "skipped_mark": s.SkippedMark, "denied_no_listener": s.DeniedNoListener,
+		"denied_protocol": s.DeniedProtocol, "record_failed": s.RecordFailed, "tuple_stored": s.TupleStored,
+		"tuple_failed": s.TupleFailed, "closed": s.Closed, "getpeername_rewritten": s.PeernameRewritten, "denied_bind": s.DeniedBind,
+	}
 }
 
 // Occupancy counts the entries of each map that can fill up, keyed by map

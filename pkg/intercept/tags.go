@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // TagCgroup marks a cgroup (and every cgroup below it) as belonging to an
@@ -14,7 +15,7 @@ func (it *Interceptor) TagCgroup(cgroupID uint64, identity uint32) error {
 		return errors.New("intercept: identity id 0 is reserved")
 	}
 	if err := it.objs.TaggedCgroups.Put(cgroupID, identity); err != nil {
-		return fmt.Errorf("intercept: tag cgroup %d: %w", cgroupID, err)
+		return fmt.Errorf("intercept: tag cgroup %d: %w", cgroupID, full(err, "tagged_cgroups", it.objs.TaggedCgroups.MaxEntries()))
 	}
 	return nil
 }
@@ -49,7 +50,7 @@ func (it *Interceptor) TagUID(uid, identity uint32) error {
 		return errors.New("intercept: identity id 0 is reserved")
 	}
 	if err := it.objs.TaggedUids.Put(uid, identity); err != nil {
-		return fmt.Errorf("intercept: tag uid %d: %w", uid, err)
+		return fmt.Errorf("intercept: tag uid %d: %w", uid, full(err, "tagged_uids", it.objs.TaggedUids.MaxEntries()))
 	}
 	return nil
 }
@@ -74,4 +75,26 @@ func (it *Interceptor) TaggedUIDs() (map[uint32]uint32, error) {
 		return nil, fmt.Errorf("intercept: list tagged uids: %w", err)
 	}
 	return out, nil
+}
+
+// CgroupTag returns the identity id a cgroup is tagged with, if any.
+func (it *Interceptor) CgroupTag(cgroupID uint64) (uint32, bool, error) {
+	var v uint32
+	if err := it.objs.TaggedCgroups.Lookup(cgroupID, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("intercept: read tag of cgroup %d: %w", cgroupID, err)
+	}
+	return v, true, nil
+}
+
+// ErrMapFull is returned when a tag map has no room left.
+var ErrMapFull = errors.New("map full")
+
+func full(err error, what string, size uint32) error {
+	if errors.Is(err, unix.E2BIG) {
+		return fmt.Errorf("%w: %s holds %d entries (raise bpf.map_sizes)", ErrMapFull, what, size)
+	}
+	return err
 }

@@ -48,12 +48,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	for kind, v := range map[string]uint64{
-		"redirect_ipv4": st.Redirect4, "redirect_ipv6": st.Redirect6, "redirect_mapped": st.RedirectMapped,
-		"excluded": st.Excluded, "skipped_mark": st.SkippedMark, "denied_no_listener": st.DeniedNoListener,
-		"denied_protocol": st.DeniedProtocol, "record_failed": st.RecordFailed, "tuple_stored": st.TupleStored,
-		"tuple_failed": st.TupleFailed, "closed": st.Closed, "getpeername_rewritten": st.PeernameRewritten,
-	} {
+	for kind, v := range st.Named() {
 		ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, float64(v), kind)
 	}
 }

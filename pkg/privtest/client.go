@@ -80,6 +80,8 @@ type ClientResult struct {
 
 // Dial describes one connection made by a client process. Family is "4"
 // (AF_INET), "6" (AF_INET6) or "mapped" (AF_INET6 socket to ::ffff:a.b.c.d).
+// Family "listen" makes the process bind and listen on Addr instead; the
+// result's Error says whether it could.
 type Dial struct {
 	Family  string
 	Addr    netip.AddrPort
@@ -165,6 +167,14 @@ func dialOnce(s clientSpec, res *ClientResult) error {
 	}
 	var fd int
 	var sa unix.Sockaddr
+	if s.Family == "listen" {
+		ln, err := net.Listen("tcp", ap.String())
+		if err != nil {
+			return err
+		}
+		res.Local = ln.Addr().String()
+		return ln.Close()
+	}
 	switch s.Family {
 	case "4":
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

@@ -38,6 +38,7 @@ type Proxy struct {
 	paths   CgroupPaths
 	dialer  net.Dialer
 
+	mark      uint32
 	routes    atomic.Pointer[Routes]
 	listeners []netip.AddrPort
 
@@ -69,22 +70,8 @@ func New(opts Options, r *Routes) *Proxy {
 		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths,
 		active: map[string]*protocol.Session{},
 	}
-	mark := int(opts.Mark)
-	p.dialer = net.Dialer{Timeout: opts.DialTimeout}
-	if mark != 0 {
-		p.dialer.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, mark)
-			}); err != nil {
-				return err
-			}
-			if serr != nil {
-				return fmt.Errorf("set SO_MARK: %w", serr)
-			}
-			return nil
-		}
-	}
+	p.mark = opts.Mark
+	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}
 	p.routes.Store(r)
 	return p
 }
@@ -98,7 +85,10 @@ func (p *Proxy) Listen(addr netip.AddrPort) (net.Listener, error) {
 	if addr.Addr().Is6() {
 		network = "tcp6"
 	}
-	ln, err := net.Listen(network, addr.String())
+	// The kernel lets only sockets with the daemon's mark bind a listener
+	// port (see bpf/redirect.c), so the mark goes on before bind.
+	lc := net.ListenConfig{Control: markControl(p.mark)}
+	ln, err := lc.Listen(context.Background(), network, addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("proxy: listen %s: %w", addr, err)
 	}
@@ -209,3 +199,23 @@ func attribution(o intercept.Origin, paths CgroupPaths) identity.Attribution {
 
 // Routes returns the current routing snapshot.
 func (p *Proxy) Routes() *Routes { return p.routes.Load() }
+
+// markControl sets SO_MARK on a socket before it binds or connects; nil
+// when mark is 0.
+func markControl(mark uint32) func(string, string, syscall.RawConn) error {
+	if mark == 0 {
+		return nil
+	}
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, int(mark))
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("set SO_MARK: %w", serr)
+		}
+		return nil
+	}
+}

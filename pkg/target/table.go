@@ -53,6 +53,29 @@ func New(targets []*Target, r Resolver) *Table {
 	return t
 }
 
+// Seed copies, from an older table, the addresses of targets that are the
+// same here (name, host and port), so that a configuration reload keeps
+// resolved names while they are resolved again.
+func (t *Table) Seed(old *Table) {
+	if old == nil {
+		return
+	}
+	idx := map[netip.AddrPort]*Target{}
+	for ap, tg := range *t.index.Load() {
+		idx[ap] = tg
+	}
+	for ap, o := range *old.index.Load() {
+		for _, tg := range t.targets {
+			if tg.Name == o.Name && tg.Host == o.Host && tg.Port == o.Port {
+				if _, taken := idx[ap]; !taken {
+					idx[ap] = tg
+				}
+			}
+		}
+	}
+	t.index.Store(&idx)
+}
+
 // Match returns the target for an original destination, or nil.
 func (t *Table) Match(dst netip.AddrPort) *Target {
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())

@@ -60,3 +60,21 @@ func TestMatch(t *testing.T) {
 		t.Errorf("OnError calls = %v", failed)
 	}
 }
+
+func TestSeedKeepsResolvedAddresses(t *testing.T) {
+	res := fakeResolver{"orders-db.internal": {netip.MustParseAddr("127.0.0.4")}}
+	old := New([]*Target{{Name: "orders-db", Protocol: "tcp", Host: "orders-db.internal", Port: 5432}}, res)
+	old.Refresh(context.Background())
+
+	same := &Target{Name: "orders-db", Protocol: "tcp", Host: "orders-db.internal", Port: 5432}
+	moved := &Target{Name: "reports", Protocol: "tcp", Host: "reports.internal", Port: 5432}
+	next := New([]*Target{same, moved}, fakeResolver{})
+	next.Seed(old)
+	if got := next.Match(netip.MustParseAddrPort("127.0.0.4:5432")); got != same {
+		t.Fatalf("seeded match = %v, want the unchanged target of the new table", got)
+	}
+	next.Refresh(context.Background()) // DNS down: the seeded address stays
+	if got := next.Match(netip.MustParseAddrPort("127.0.0.4:5432")); got != same {
+		t.Fatalf("after a failed refresh = %v", got)
+	}
+}
