@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,19 +114,32 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReaderSize(c, 4096)
-	line, err := readLine(r)
+	req, err := decodeRequest(bufio.NewReaderSize(c, 4096))
 	if err != nil {
-		writeResponse(c, Response{Error: "bad request: " + err.Error()})
-		return
-	}
-	var req Request
-	if err := json.Unmarshal(line, &req); err != nil {
 		writeResponse(c, Response{Error: "bad request: " + err.Error()})
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	writeResponse(c, s.handler.Handle(ctx, peer, req))
+}
+
+// decodeRequest reads one request line (at most maxRequest bytes) from a
+// caller that may be any local user.
+func decodeRequest(r *bufio.Reader) (Request, error) {
+	var req Request
+	line, err := readLine(r)
+	if err != nil {
+		return req, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, err
+	}
+	if dec.More() {
+		return req, errors.New("more than one JSON value")
+	}
+	return req, nil
 }
 
 func readLine(r *bufio.Reader) ([]byte, error) {

@@ -1,0 +1,57 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeRequest: whatever a local user sends, decoding ends with a
+// request or an error, in bounded memory, never a panic.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"run","identity":"ci-job"}` + "\n",
+		`{"op":"status"}` + "\n",
+		`{"op":"detach"}`,
+		`{"op":"run","identity":"a","extra":1}` + "\n",
+		`{"op":"run"}{"op":"detach"}` + "\n",
+		"\x00\xff\n",
+		strings.Repeat("[", 10000) + "\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeRequest(bufio.NewReaderSize(bytes.NewReader(data), 4096))
+		if err == nil && len(req.Identity) > maxRequest {
+			t.Fatalf("identity of %d bytes accepted", len(req.Identity))
+		}
+	})
+}
+
+func TestDecodeRequest(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     Request
+		wantErr  string
+	}{
+		{"run", `{"op":"run","identity":"ci-job"}` + "\n", Request{Op: OpRun, Identity: "ci-job"}, ""},
+		{"unknown field", `{"op":"run","uid":0}` + "\n", Request{}, "unknown field"},
+		{"two values", `{"op":"status"} {"op":"detach"}` + "\n", Request{}, "more than one"},
+		{"too long", `{"op":"` + strings.Repeat("x", maxRequest) + `"}` + "\n", Request{}, "longer than"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeRequest(bufio.NewReaderSize(strings.NewReader(tc.in), 4096))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+		})
+	}
+}
