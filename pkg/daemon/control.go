@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/control"
@@ -41,6 +42,9 @@ func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req contro
 			return control.Response{Error: "reload: only root may reload the configuration"}
 		}
 		if err := d.reload(); err != nil {
+			if errors.Is(err, errRetag) {
+				return control.Response{Error: "reload: " + err.Error()}
+			}
 			return control.Response{Error: "reload failed, previous configuration kept: " + err.Error()}
 		}
 		return control.Response{OK: true}

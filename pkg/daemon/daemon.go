@@ -116,6 +116,11 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		}
 	}
 	d.metrics.RegisterKernel(d.it)
+	// Adopted settings may carry another mark: the bind guard must let our
+	// listeners through.
+	if err := d.it.SetMark(cfg.BPF.Mark); err != nil {
+		return err
+	}
 
 	d.proxy = proxy.New(proxy.Options{
 		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark,

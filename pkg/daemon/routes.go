@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/audit"
@@ -100,13 +102,16 @@ func (d *Daemon) reload() error {
 	d.mu.Unlock()
 	d.proxy.SetRoutes(routes)
 	if err := d.syncTags(); err != nil {
-		return fail("configuration applied but tags could not be brought in line", err)
+		return fail("configuration applied but tags could not be brought in line", fmt.Errorf("%w: %w", errRetag, err))
 	}
 	d.metrics.ConfigReloads.WithLabelValues("success").Inc()
 	d.log.Event(audit.ConfigReloaded).Str("config", d.configPath).Int("identities", len(cfg.Identities)).
 		Int("targets", len(cfg.Targets)).Strs("restart_required", restart).Msg("configuration reloaded")
 	return nil
 }
+
+// errRetag: the new configuration is in force but tagging failed.
+var errRetag = errors.New("configuration applied, but re-tagging failed")
 
 // restartKeys names the changed keys that only take effect on restart.
 func restartKeys(a, b *config.Config) []string {

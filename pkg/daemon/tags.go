@@ -233,12 +233,16 @@ func (d *Daemon) updateTagGauge() {
 
 // removeEmptyJobs removes every empty job cgroup (used on detach).
 func (d *Daemon) removeEmptyJobs() {
+	var jobs []string
 	_ = d.tree.Walk(func(p string, id uint64) error {
 		if path.Dir(p) == d.jobsPath {
-			if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
-				_ = cgroup.Remove(d.tree.Dir(p))
-			}
+			jobs = append(jobs, p)
 		}
 		return nil
 	})
+	for _, p := range jobs {
+		if pop, err := cgroup.Populated(d.tree.Dir(p)); err == nil && !pop {
+			d.removeJob(p)
+		}
+	}
 }

@@ -15,7 +15,7 @@ fail_mode: {{or .FailMode "closed"}}
 exclude: ["127.0.0.9/32:{{.ExcludedPort}}"]
 log: { format: json, level: debug }
 metrics: { listen: {{.Metrics}} }
-bpf: { pin_dir: {{.PinDir}} }
+bpf: { pin_dir: {{.PinDir}}{{if .Mark}}, mark: {{.Mark}}{{end}} }
 identities:
   - name: nightly-etl
     match: { systemd_unit: nightly-etl.service }

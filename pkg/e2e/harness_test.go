@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/control"
 	"github.com/sluicehq/sluice/pkg/privtest"
+	"golang.org/x/sys/unix"
 )
 
 // binDir holds sluiced and sluice built for this test run, world-readable so
@@ -58,13 +59,14 @@ func buildBinaries() (string, error) {
 
 // env is one test's world: a cgroup root, a bpffs, servers, a config.
 type env struct {
-	t       *testing.T
-	root    *privtest.Cgroup
-	pinDir  string
-	dir     string // temp dir: config, control socket, state, logs
-	vars    map[string]any
-	daemon  *daemonProc
-	servers []*server
+	t        *testing.T
+	root     *privtest.Cgroup
+	pinDir   string
+	dir      string // temp dir: config, control socket, state, logs
+	vars     map[string]any
+	daemon   *daemonProc
+	daemonCG *privtest.Cgroup
+	servers  []*server
 }
 
 func newEnv(t *testing.T) *env {
@@ -179,6 +181,18 @@ func (e *env) start(cfgPath string) *daemonProc {
 	d.cmd = exec.Command(filepath.Join(binDir, "sluiced"), "--config", cfgPath)
 	d.cmd.Stdout = f
 	d.cmd.Stderr = d.stderr
+	// As under systemd with the default cgroup_root: the daemon runs inside
+	// the tree its programs are attached to, so its own connections and
+	// listeners must pass by its cgroup and its mark.
+	if e.daemonCG == nil {
+		e.daemonCG = e.root.Child(e.t, "system.slice/sluiced.service")
+	}
+	fd, err := unix.Open(e.daemonCG.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 	if err := d.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}

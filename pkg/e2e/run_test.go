@@ -164,7 +164,10 @@ func TestFailClosedRestartDetach(t *testing.T) {
 		}
 	}
 
-	d2 := w.start(filepath.Join(w.dir, "sluice.yaml"))
+	// The restart also changes bpf.mark: the adopted bind guard must let the
+	// new daemon's listeners through.
+	w.vars["Mark"] = 4660
+	d2 := w.start(w.writeConfig(baseConfig))
 	startEv := d2.waitEvent(t, "daemon.start", func(ev event) bool { return ev.str("event") == "daemon.start" })
 	if startEv["adopted"] != true {
 		t.Errorf("daemon.start after a crash: adopted = %v", startEv["adopted"])
