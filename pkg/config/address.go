@@ -11,19 +11,19 @@ import (
 
 // ParseExclusion parses one entry of the exclude list. The accepted forms are
 //
-//	10.0.0.1              an IPv4 address (a /32), any port
-//	10.0.0.0/8            an IPv4 prefix, any port
+//	127.0.0.1             an IPv4 address (a /32), any port
+//	127.0.0.0/8           an IPv4 prefix, any port
 //	127.0.0.53:53         an IPv4 address and a port
 //	127.0.0.53/32:53      an IPv4 prefix and a port
 //	::1                   an IPv6 address (a /128), any port
-//	fd00::/8              an IPv6 prefix, any port
+//	::/64                 an IPv6 prefix, any port
 //	[::1]:53              an IPv6 address and a port
-//	[fd00::/8]:53         an IPv6 prefix and a port (the prefix length goes
+//	[::/64]:53            an IPv6 prefix and a port (the prefix length goes
 //	                      inside the brackets)
 //
 // An IPv6 address or prefix may also be bracketed without a port. Ports are
-// 1-65535. Prefixes are masked (10.1.2.3/8 is 10.0.0.0/8). IPv4-mapped IPv6
-// addresses and prefixes (::ffff:127.0.0.53, ::ffff:10.0.0.0/104) are stored
+// 1-65535. Prefixes are masked (127.1.2.3/8 is 127.0.0.0/8). IPv4-mapped IPv6
+// addresses and prefixes (::ffff:127.0.0.53, ::ffff:127.0.0.0/104) are stored
 // in their IPv4 form; a mapped prefix shorter than /96 is an error. Zones
 // (fe80::1%eth0) are not accepted.
 func ParseExclusion(s string) (Exclusion, error) {
@@ -77,7 +77,7 @@ func parseExclusion(s string) (Exclusion, error) {
 		}
 		host := s[:i]
 		if strings.Contains(host, ":") {
-			return Exclusion{}, errors.New("an IPv6 address or prefix with a port must be bracketed, as in [fd00::/8]:53")
+			return Exclusion{}, errors.New("an IPv6 address or prefix with a port must be bracketed, as in [::1/128]:53")
 		}
 		if pfx, err = parsePrefix(host); err != nil {
 			return Exclusion{}, err

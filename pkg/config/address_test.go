@@ -12,36 +12,36 @@ func TestParseExclusion(t *testing.T) {
 		want    string // Exclusion.String() of the result
 		wantErr string
 	}{
-		{in: "10.0.0.1", want: "10.0.0.1/32"},
-		{in: "10.1.2.3/8", want: "10.0.0.0/8"},
+		{in: "127.0.0.1", want: "127.0.0.1/32"},
+		{in: "127.1.2.3/8", want: "127.0.0.0/8"},
 		{in: "127.0.0.53:53", want: "127.0.0.53/32:53"},
 		{in: "127.0.0.53/32:53", want: "127.0.0.53/32:53"},
 		{in: "::1", want: "::1/128"},
 		{in: "::1/128", want: "::1/128"},
-		{in: "fd00::/8", want: "fd00::/8"},
+		{in: "::/8", want: "::/8"},
 		{in: "[::1]:53", want: "[::1/128]:53"},
-		{in: "[fd00::/8]:53", want: "[fd00::/8]:53"},
-		{in: "[fd00::1/8]", want: "fd00::/8"},
+		{in: "[::/8]:53", want: "[::/8]:53"},
+		{in: "[::1/8]", want: "::/8"},
 		{in: "::ffff:127.0.0.53", want: "127.0.0.53/32"},
 		{in: "::ffff:127.0.0.53/128", want: "127.0.0.53/32"},
-		{in: "::ffff:10.0.0.0/104", want: "10.0.0.0/8"},
-		{in: "[::ffff:10.0.0.0/104]:443", want: "10.0.0.0/8:443"},
+		{in: "::ffff:127.0.0.0/104", want: "127.0.0.0/8"},
+		{in: "[::ffff:127.0.0.0/104]:443", want: "127.0.0.0/8:443"},
 		{in: "::ffff:0:0/96", want: "0.0.0.0/0"},
 		{in: "0.0.0.0/0:25", want: "0.0.0.0/0:25"},
 
 		{in: "", wantErr: "empty"},
 		{in: "localhost", wantErr: "not an IP address or prefix"},
-		{in: "10.0.0.0/33", wantErr: "not an IP prefix"},
-		{in: "10.0.0.1:0", wantErr: "out of range"},
-		{in: "10.0.0.1:65536", wantErr: "out of range"},
-		{in: "10.0.0.1:", wantErr: "missing port"},
-		{in: "10.0.0.1:dns", wantErr: "not a number"},
-		{in: "10.0.0.1:+53", wantErr: "not a number"},
-		{in: "fd00::/8:53", wantErr: "must be bracketed"},
+		{in: "127.0.0.0/33", wantErr: "not an IP prefix"},
+		{in: "127.0.0.1:0", wantErr: "out of range"},
+		{in: "127.0.0.1:65536", wantErr: "out of range"},
+		{in: "127.0.0.1:", wantErr: "missing port"},
+		{in: "127.0.0.1:dns", wantErr: "not a number"},
+		{in: "127.0.0.1:+53", wantErr: "not a number"},
+		{in: "::/8:53", wantErr: "must be bracketed"},
 		{in: "[::1]/128:53", wantErr: "inside the brackets, as in [::1/128]:port"},
 		{in: "[::1", wantErr: `missing "]"`},
 		{in: "[::1]53", wantErr: `unexpected "53"`},
-		{in: "[10.0.0.1]:53", wantErr: "brackets are only for IPv6"},
+		{in: "[127.0.0.1]:53", wantErr: "brackets are only for IPv6"},
 		{in: "::ffff:0:0/95", wantErr: "at least /96"},
 		{in: "fe80::1%eth0", wantErr: "zones are not supported"},
 	}
@@ -90,9 +90,9 @@ func TestExclusionContains(t *testing.T) {
 			t.Errorf("%s.Contains(%s) = %v, want %v", e, tt.dst, got, tt.want)
 		}
 	}
-	any, _ := ParseExclusion("fd00::/8")
-	if !any.Contains(netip.MustParseAddrPort("[fd00::5]:1234")) {
-		t.Errorf("%s should contain [fd00::5]:1234", any)
+	any, _ := ParseExclusion("::/8")
+	if !any.Contains(netip.MustParseAddrPort("[::5]:1234")) {
+		t.Errorf("%s should contain [::5]:1234", any)
 	}
 }
 
@@ -102,7 +102,7 @@ func TestValidHostname(t *testing.T) {
 			t.Errorf("validHostname(%q) = false", s)
 		}
 	}
-	for _, s := range []string{"", ".", "-db", "db-", "a..b", "10.0.0.300", "db/x", "db:1", strings.Repeat("a", 64) + ".com"} {
+	for _, s := range []string{"", ".", "-db", "db-", "a..b", "127.0.0.300", "db/x", "db:1", strings.Repeat("a", 64) + ".com"} {
 		if validHostname(s) {
 			t.Errorf("validHostname(%q) = true", s)
 		}

@@ -178,13 +178,13 @@ identities:
 			yaml: `
 targets:
   - {name: db, protocol: tcp, address: "db.internal:5432"}
-  - {name: v6, protocol: tcp, address: "[fd00::1]:443"}
+  - {name: v6, protocol: tcp, address: "[::1]:443"}
   - {name: same-port-other-host, protocol: tcp, address: "db2.internal:5432"}
 `,
 			check: func(t *testing.T, c *Config) {
 				want := []Target{
 					{Name: "db", Protocol: ProtocolTCP, Address: "db.internal:5432", Host: "db.internal", Port: 5432},
-					{Name: "v6", Protocol: ProtocolTCP, Address: "[fd00::1]:443", Host: "fd00::1", Port: 443, Addr: netip.MustParseAddr("fd00::1")},
+					{Name: "v6", Protocol: ProtocolTCP, Address: "[::1]:443", Host: "::1", Port: 443, Addr: netip.MustParseAddr("::1")},
 					{Name: "same-port-other-host", Protocol: ProtocolTCP, Address: "db2.internal:5432", Host: "db2.internal", Port: 5432},
 				}
 				if !reflect.DeepEqual(c.Targets, want) {
@@ -209,13 +209,13 @@ identities:
 		},
 		{
 			name: "exclusions",
-			yaml: `exclude: ["10.0.0.0/8", "::ffff:127.0.0.53", "[fd00::/8]:53", "192.168.1.7:22"]`,
+			yaml: `exclude: ["127.0.0.0/8", "::ffff:127.0.0.53", "[::/8]:53", "127.0.0.7:22"]`,
 			check: func(t *testing.T, c *Config) {
 				want := []Exclusion{
-					{Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+					{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
 					{Prefix: netip.MustParsePrefix("127.0.0.53/32")},
-					{Prefix: netip.MustParsePrefix("fd00::/8"), Port: 53},
-					{Prefix: netip.MustParsePrefix("192.168.1.7/32"), Port: 22},
+					{Prefix: netip.MustParsePrefix("::/8"), Port: 53},
+					{Prefix: netip.MustParsePrefix("127.0.0.7/32"), Port: 22},
 				}
 				if !reflect.DeepEqual(c.Exclude, want) {
 					t.Errorf("got %v, want %v", c.Exclude, want)

@@ -169,7 +169,7 @@ identities:
 		},
 		{
 			name: "non-loopback listen",
-			yaml: "listen: 10.0.0.1:15001\n",
+			yaml: "listen: 0.0.0.0:15001\n",
 			want: []wantErr{{"sluice.yaml:1: listen: ", "not a literal IPv4 loopback address"}},
 		},
 		{
@@ -179,7 +179,7 @@ identities:
 		},
 		{
 			name: "listen6 not loopback",
-			yaml: "listen6: \"[fd00::1]:15001\"\n",
+			yaml: "listen6: \"[::]:15001\"\n",
 			want: []wantErr{{"sluice.yaml:1: listen6: ", "not [::1]:PORT"}},
 		},
 		{
@@ -193,11 +193,11 @@ identities:
 		},
 		{
 			name: "bad exclusion",
-			yaml: "exclude:\n  - 10.0.0.0/8\n  - \"[::1]/128:53\"\n  - fd00::/8:53\n  - 10.0.0.0/33\n",
+			yaml: "exclude:\n  - 127.0.0.0/8\n  - \"[::1]/128:53\"\n  - ::/8:53\n  - 127.0.0.0/33\n",
 			want: []wantErr{
 				{"sluice.yaml:3: exclude[1]: ", `invalid exclusion "[::1]/128:53": the prefix length goes inside the brackets, as in [::1/128]:port`},
 				{"sluice.yaml:4: exclude[2]: ", "must be bracketed"},
-				{"sluice.yaml:5: exclude[3]: ", `not an IP prefix: "10.0.0.0/33"`},
+				{"sluice.yaml:5: exclude[3]: ", `not an IP prefix: "127.0.0.0/33"`},
 			},
 		},
 		{
@@ -252,7 +252,7 @@ targets:
 		},
 		{
 			name: "target bad address",
-			yaml: "targets:\n  - {name: a, protocol: tcp, address: \"::1:5432\"}\n  - {name: b, protocol: tcp, address: \"10.0.0.300:80\"}\n",
+			yaml: "targets:\n  - {name: a, protocol: tcp, address: \"::1:5432\"}\n  - {name: b, protocol: tcp, address: \"127.0.0.300:80\"}\n",
 			want: []wantErr{
 				{"sluice.yaml:2: targets[0].address: ", "must be host:port"},
 				{"sluice.yaml:3: targets[1].address: ", "neither an IP address nor a valid DNS name"},
@@ -288,8 +288,8 @@ targets:
 		},
 		{
 			name: "string where list expected",
-			yaml: "exclude: 10.0.0.0/8\n",
-			want: []wantErr{{"sluice.yaml:1: exclude: ", `expected a list, got string "10.0.0.0/8"`}},
+			yaml: "exclude: 127.0.0.0/8\n",
+			want: []wantErr{{"sluice.yaml:1: exclude: ", `expected a list, got string "127.0.0.0/8"`}},
 		},
 		{
 			name: "list where string expected",
@@ -394,7 +394,7 @@ targets:
 		{
 			name: "multiple errors reported together",
 			yaml: `
-listen: 10.0.0.1:15001
+listen: 0.0.0.0:15001
 colour: blue
 identities:
   - name: a
@@ -438,7 +438,7 @@ func TestSyntaxErrorMatchesErrSyntax(t *testing.T) {
 }
 
 func TestErrorsAreSortedByLine(t *testing.T) {
-	_, err := Parse("sluice.yaml", []byte("listen: 10.0.0.1:1\nfoo: 1\nlisten6: x\n"))
+	_, err := Parse("sluice.yaml", []byte("listen: 0.0.0.0:1\nfoo: 1\nlisten6: x\n"))
 	got := splitErrors(t, err)
 	for i := 1; i < len(got); i++ {
 		if got[i].Line < got[i-1].Line {
