@@ -116,19 +116,18 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		}
 	}
 	d.metrics.RegisterKernel(d.it)
-	// Adopted settings may carry another mark: the bind guard must let our
-	// listeners through.
-	if err := d.it.SetMark(cfg.BPF.Mark); err != nil {
+
+	// The kernel settings come first: adopted pins may hold another mark or
+	// other ports, and the bind programs only let sockets with the current
+	// mark bind a listener port. Until the listeners are up, tagged
+	// connections are refused (fail closed).
+	if err := d.configureKernel(cfg); err != nil {
 		return err
 	}
-
 	d.proxy = proxy.New(proxy.Options{
 		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark,
 	}, d.routes(cfg, nil))
 	if err := d.listen(cfg); err != nil {
-		return err
-	}
-	if err := d.configureKernel(cfg); err != nil {
 		return err
 	}
 
@@ -173,7 +172,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		start("metrics", func(ctx context.Context) error { return d.metrics.Serve(ctx, cfg.Metrics.Listen) })
 	}
 
-	d.startEvent(pinDir)
+	d.startEvent()
 
 	var runErr error
 loop:
@@ -241,14 +240,7 @@ func (d *Daemon) listen(cfg *config.Config) error {
 }
 
 func (d *Daemon) configureKernel(cfg *config.Config) error {
-	r := intercept.Redirect{Mark: cfg.BPF.Mark, DaemonCgroup: d.selfCG}
-	for _, l := range d.proxy.Listeners() {
-		if l.Addr().Is4() {
-			r.Proxy4 = l
-		} else {
-			r.Proxy6 = l
-		}
-	}
+	r := intercept.Redirect{Proxy4: cfg.ListenAddr, Proxy6: cfg.Listen6Addr, Mark: cfg.BPF.Mark, DaemonCgroup: d.selfCG}
 	ex := make([]intercept.Exclusion, 0, len(cfg.Exclude))
 	for _, e := range cfg.Exclude {
 		ex = append(ex, intercept.Exclusion{Prefix: e.Prefix, Port: e.Port})
@@ -259,7 +251,7 @@ func (d *Daemon) configureKernel(cfg *config.Config) error {
 	return d.it.Configure(r)
 }
 
-func (d *Daemon) startEvent(pinDir string) {
+func (d *Daemon) startEvent() {
 	ls := []string{}
 	for _, l := range d.proxy.Listeners() {
 		ls = append(ls, l.String())
@@ -268,7 +260,6 @@ func (d *Daemon) startEvent(pinDir string) {
 		Str("config", d.configPath).Str("cgroup_root", d.tree.Dir(d.tree.Root)).
 		Str("fail_mode", string(d.cfg.FailMode)).Str("pin_dir", d.it.PinDir()).
 		Bool("adopted", d.it.Adopted).Strs("listeners", ls).Msg("sluiced started")
-	_ = pinDir
 }
 
 // unpinAll prepares `sluice detach`: the programs stop redirecting at once

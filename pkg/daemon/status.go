@@ -14,7 +14,7 @@ func (d *Daemon) status() (*control.Status, error) {
 	st := &control.Status{
 		Version: Version, PID: os.Getpid(), Started: d.started, Config: d.configPath,
 		CgroupRoot: d.tree.Dir(d.tree.Root), FailMode: string(cfg.FailMode), PinDir: d.it.PinDir(),
-		Adopted: d.it.Adopted, Active: len(d.proxy.Active()), Maps: map[string]control.Map{},
+		Adopted: d.it.Adopted, Active: d.proxy.ActiveCount(), Maps: map[string]control.Map{},
 		Connections: map[string]uint64{},
 	}
 	for _, l := range d.it.Links() {

@@ -1,6 +1,10 @@
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sluicehq/sluice/pkg/privtest"
+)
 
 // baseConfig is the configuration most tests run with. Everything is on
 // loopback; the cgroup root is the test's own cgroup.
@@ -40,10 +44,10 @@ targets:
 // world starts the servers the base config refers to and sluiced.
 type world struct {
 	*env
-	cache    *server // target artifact-cache on 127.0.0.3
-	cache6   *server // target cache-v6 on [::1]
-	other    *server // not a target, on 127.0.0.4
-	excluded *server // excluded destination on 127.0.0.9
+	cache    *privtest.LineServer // target artifact-cache on 127.0.0.3
+	cache6   *privtest.LineServer // target cache-v6 on [::1]
+	other    *privtest.LineServer // not a target, on 127.0.0.4
+	excluded *privtest.LineServer // excluded destination on 127.0.0.9
 }
 
 func newWorld(t *testing.T, extra map[string]any) *world {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -66,7 +64,6 @@ type env struct {
 	vars     map[string]any
 	daemon   *daemonProc
 	daemonCG *privtest.Cgroup
-	servers  []*server
 }
 
 func newEnv(t *testing.T) *env {
@@ -119,44 +116,13 @@ func (e *env) writeConfig(tmpl string) string {
 
 func (e *env) socket() string { return filepath.Join(e.dir, "control.sock") }
 
-// server is a loopback TCP server answering each line with "up <peer>".
-type server struct {
-	ln   net.Listener
-	Addr netip.AddrPort
-	wg   sync.WaitGroup
-}
-
-func (e *env) serve(network, addr string) *server {
+// serve starts a loopback server answering each line with "up <peer>": the
+// peer tells whether the connection came through the proxy.
+func (e *env) serve(network, addr string) *privtest.LineServer {
 	e.t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	s := &server{ln: ln, Addr: netip.MustParseAddrPort(ln.Addr().String())}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					if _, err := r.ReadString('\n'); err != nil {
-						return
-					}
-					fmt.Fprintf(c, "up %s\n", c.RemoteAddr())
-				}
-			}()
-		}
-	}()
-	e.t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
+	return privtest.ServeLines(e.t, network, addr, func(c net.Conn, _ string) string {
+		return "up " + c.RemoteAddr().String()
+	})
 }
 
 // daemonProc is a running sluiced.

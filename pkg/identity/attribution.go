@@ -3,7 +3,6 @@ package identity
 import (
 	"os"
 	"strconv"
-	"strings"
 )
 
 // Attribution is who made a connection, as far as the kernel can tell.
@@ -26,21 +25,4 @@ func Exe(pid uint32) string {
 		return ""
 	}
 	return p
-}
-
-// UnitOf names the systemd unit owning a cgroup path: the deepest component
-// ending in .service or .scope; "" if none.
-func UnitOf(cgroupPath string) string {
-	for p := cgroupPath; p != "" && p != "/" && p != "."; {
-		i := strings.LastIndexByte(p, '/')
-		base := p[i+1:]
-		if strings.HasSuffix(base, ".service") || strings.HasSuffix(base, ".scope") {
-			return base
-		}
-		if i < 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return ""
 }

@@ -86,22 +86,3 @@ func wordsIP6(w [4]uint32) [16]byte {
 // htons converts a host-order port to the value whose in-memory bytes are in
 // network order (little-endian hosts only, like the BPF object).
 func htons(p uint16) uint16 { return p<<8 | p>>8 }
-
-// SetMark changes only the mark in the current settings. A daemon started
-// with a different bpf.mark than the one its adopted pins hold calls it
-// before binding its listeners, which the bind programs allow to marked
-// sockets only.
-func (it *Interceptor) SetMark(mark uint32) error {
-	var c redirectConfig
-	if err := it.objs.SluiceConfig.Lookup(uint32(0), &c); err != nil {
-		return fmt.Errorf("intercept: read config: %w", err)
-	}
-	if c.Mark == mark {
-		return nil
-	}
-	c.Mark = mark
-	if err := it.objs.SluiceConfig.Put(uint32(0), &c); err != nil {
-		return fmt.Errorf("intercept: write config: %w", err)
-	}
-	return nil
-}

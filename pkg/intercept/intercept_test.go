@@ -1,13 +1,11 @@
 package intercept_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sluicehq/sluice/pkg/intercept"
@@ -15,46 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { privtest.Main(m) }
-
-// lineServer answers each connection's first line with reply(conn, line).
-type lineServer struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	addr netip.AddrPort
-}
-
-func serveLines(t *testing.T, network, addr string, reply func(net.Conn, string) string) *lineServer {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatalf("listen %s: %v", addr, err)
-	}
-	s := &lineServer{ln: ln, addr: netip.MustParseAddrPort(ln.Addr().String())}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				fmt.Fprintln(c, reply(c, strings.TrimSpace(line)))
-			}()
-		}
-	}()
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *lineServer) Close() { s.ln.Close(); s.wg.Wait() }
 
 func TestRedirect(t *testing.T) {
 	privtest.Require(t)
@@ -73,9 +31,9 @@ func TestRedirect(t *testing.T) {
 		t.Fatal("fresh pin directory reported as adopted")
 	}
 
-	upstream := serveLines(t, "tcp4", "127.0.0.3:0", func(net.Conn, string) string { return "direct" })
-	upstream6 := serveLines(t, "tcp6", "[::1]:0", func(net.Conn, string) string { return "direct6" })
-	var proxy4, proxy6 *lineServer
+	upstream := privtest.ServeLines(t, "tcp4", "127.0.0.3:0", func(net.Conn, string) string { return "direct" })
+	upstream6 := privtest.ServeLines(t, "tcp6", "[::1]:0", func(net.Conn, string) string { return "direct6" })
+	var proxy4, proxy6 *privtest.LineServer
 	proxyReply := func(c net.Conn, _ string) string {
 		local := netip.MustParseAddrPort(c.LocalAddr().String())
 		remote := netip.MustParseAddrPort(c.RemoteAddr().String())
@@ -85,10 +43,10 @@ func TestRedirect(t *testing.T) {
 		}
 		return fmt.Sprintf("proxy id=%d kind=%s dst=%s pid=%d uid=%d comm=%s", o.Identity, o.TagKind, o.Dst, o.PID, o.UID, o.Comm)
 	}
-	proxy4 = serveLines(t, "tcp4", "127.0.0.1:0", proxyReply)
-	proxy6 = serveLines(t, "tcp6", "[::1]:0", proxyReply)
+	proxy4 = privtest.ServeLines(t, "tcp4", "127.0.0.1:0", proxyReply)
+	proxy6 = privtest.ServeLines(t, "tcp6", "[::1]:0", proxyReply)
 
-	if err := it.Configure(intercept.Redirect{Proxy4: proxy4.addr, Proxy6: proxy6.addr, Mark: 0x5c1ce}); err != nil {
+	if err := it.Configure(intercept.Redirect{Proxy4: proxy4.Addr, Proxy6: proxy6.Addr, Mark: 0x5c1ce}); err != nil {
 		t.Fatal(err)
 	}
 	if err := it.TagCgroup(tagged.ID, 7); err != nil {
@@ -98,7 +56,7 @@ func TestRedirect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	up4, up6 := upstream.addr, upstream6.addr
+	up4, up6 := upstream.Addr, upstream6.Addr
 	mapped := netip.AddrPortFrom(netip.AddrFrom16(up4.Addr().As16()), up4.Port())
 	cases := []struct {
 		name      string
@@ -142,7 +100,7 @@ func TestRedirect(t *testing.T) {
 	}
 
 	t.Run("direct connection to the proxy has no record", func(t *testing.T) {
-		res := privtest.Client(t, untagged.Dir, privtest.Dial{Family: "4", Addr: proxy4.addr, Send: "x"}, 0, 0)
+		res := privtest.Client(t, untagged.Dir, privtest.Dial{Family: "4", Addr: proxy4.Addr, Send: "x"}, 0, 0)
 		if !strings.Contains(res.Reply, intercept.ErrNoRecord.Error()) {
 			t.Errorf("reply = %q, want a lookup failure", res.Reply)
 		}
@@ -165,8 +123,8 @@ func TestRedirect(t *testing.T) {
 			}
 		}
 		// Another port on the same address is still redirected.
-		other := serveLines(t, "tcp4", "127.0.0.3:0", func(net.Conn, string) string { return "direct" })
-		res := privtest.Client(t, tagged.Dir, privtest.Dial{Family: "4", Addr: other.addr, Send: "x"}, 0, 0)
+		other := privtest.ServeLines(t, "tcp4", "127.0.0.3:0", func(net.Conn, string) string { return "direct" })
+		res := privtest.Client(t, tagged.Dir, privtest.Dial{Family: "4", Addr: other.Addr, Send: "x"}, 0, 0)
 		if !strings.HasPrefix(res.Reply, "proxy id=7") {
 			t.Errorf("port-specific exclusion leaked to another port: %q", res.Reply)
 		}
@@ -199,8 +157,8 @@ func TestRedirect(t *testing.T) {
 			t.Fatalf("tags after adopt = %v, %v", tags, err)
 		}
 		it = it2 // the proxy closure uses it
-		proxy4 = serveLines(t, "tcp4", "127.0.0.1:0", proxyReply)
-		if err := it2.Configure(intercept.Redirect{Proxy4: proxy4.addr, Proxy6: proxy6.addr, Mark: 0x5c1ce}); err != nil {
+		proxy4 = privtest.ServeLines(t, "tcp4", "127.0.0.1:0", proxyReply)
+		if err := it2.Configure(intercept.Redirect{Proxy4: proxy4.Addr, Proxy6: proxy6.Addr, Mark: 0x5c1ce}); err != nil {
 			t.Fatal(err)
 		}
 		res = privtest.Client(t, tagged.Dir, privtest.Dial{Family: "4", Addr: up4, Send: "x"}, 0, 0)

@@ -50,7 +50,7 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		deny("unknown identity id " + strconv.FormatUint(uint64(origin.Identity), 10) + " (tag left from an old configuration?)")
 		return
 	}
-	if isListener(p.Listeners(), origin.Dst) {
+	if isListener(p.bound, origin.Dst) {
 		deny("destination is the proxy itself")
 		return
 	}
@@ -74,14 +74,8 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 }
 
 func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn) {
-	p.mu.Lock()
-	p.active[s.ID] = s
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.active, s.ID)
-		p.mu.Unlock()
-	}()
+	p.active.Add(1)
+	defer p.active.Add(-1)
 
 	active := p.metrics.Active.WithLabelValues(s.Identity, s.Target)
 	active.Inc()

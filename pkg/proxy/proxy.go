@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/identity"
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
-	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
 // OriginLookup returns the kernel's record of a redirected connection, by
@@ -40,11 +40,12 @@ type Proxy struct {
 
 	mark      uint32
 	routes    atomic.Pointer[Routes]
-	listeners []netip.AddrPort
+	listeners []netip.AddrPort // guarded by mu; appended by Listen
+	bound     []netip.AddrPort // listeners as Serve started: read-only after
 
 	mu     sync.Mutex
 	lns    []net.Listener
-	active map[string]*protocol.Session
+	active atomic.Int64 // sessions being relayed
 	wg     sync.WaitGroup
 }
 
@@ -68,7 +69,6 @@ func New(opts Options, r *Routes) *Proxy {
 	}
 	p := &Proxy{
 		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths,
-		active: map[string]*protocol.Session{},
 	}
 	p.mark = opts.Mark
 	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}
@@ -104,6 +104,7 @@ func (p *Proxy) Listen(addr netip.AddrPort) (net.Listener, error) {
 func (p *Proxy) Serve(ctx context.Context) error {
 	p.mu.Lock()
 	lns := append([]net.Listener(nil), p.lns...)
+	p.bound = append([]netip.AddrPort(nil), p.listeners...)
 	p.mu.Unlock()
 	if len(lns) == 0 {
 		return errors.New("proxy: no listeners")
@@ -153,16 +154,8 @@ func (p *Proxy) accept(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Active returns the sessions being relayed now.
-func (p *Proxy) Active() []protocol.Session {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]protocol.Session, 0, len(p.active))
-	for _, s := range p.active {
-		out = append(out, *s)
-	}
-	return out
-}
+// ActiveCount returns how many sessions are being relayed now.
+func (p *Proxy) ActiveCount() int { return int(p.active.Load()) }
 
 // Listeners returns the bound listener addresses.
 func (p *Proxy) Listeners() []netip.AddrPort {
@@ -193,7 +186,7 @@ func attribution(o intercept.Origin, paths CgroupPaths) identity.Attribution {
 	if paths != nil {
 		a.Cgroup = paths(o.CgroupID)
 	}
-	a.Unit = identity.UnitOf(a.Cgroup)
+	a.Unit = cgroup.Unit(a.Cgroup)
 	return a
 }
 

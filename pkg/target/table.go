@@ -115,18 +115,3 @@ func (t *Table) Refresh(ctx context.Context) {
 	}
 	t.index.Store(&idx)
 }
-
-// Run refreshes now and then every interval until ctx ends.
-func (t *Table) Run(ctx context.Context, every time.Duration) {
-	t.Refresh(ctx)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			t.Refresh(ctx)
-		}
-	}
-}
