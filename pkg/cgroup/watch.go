@@ -174,8 +174,10 @@ func (w *Watcher) isClosed() bool {
 // (relative to the mount, at or under Tree.Root, not "/") loses its last
 // process. It does not
 // report the current state: register a job cgroup before moving its first
-// process in, or check Populated after WatchEmpty returns. The registration
-// ends when the cgroup is removed.
+// process in, or check Populated after WatchEmpty returns. Emptied may be
+// reported more than once for one emptying, and the cgroup may have been
+// filled again by the time it is read: treat it as a hint to check. The
+// registration ends when the cgroup is removed.
 func (w *Watcher) WatchEmpty(p string) error {
 	p = clean(p)
 	if !within(p, w.tree.Root) || p == "/" {
@@ -561,11 +563,11 @@ func (w *Watcher) eventsFileEvent(wd int, mask uint32) []Event {
 		return nil
 	}
 	// The file changed and reads unpopulated. The kernel coalesces these
-	// notifications, so the populated 1 in between may never be seen.
+	// notifications, so the populated 1 in between may never be seen: a
+	// change while already reported empty means it was filled and emptied
+	// again, so it is reported again (at worst a duplicate, which callers
+	// must tolerate anyway).
 	ew.populated = false
-	if ew.reported {
-		return nil
-	}
 	ew.reported = true
 	return []Event{{Kind: Emptied, Path: p, ID: ew.id}}
 }
