@@ -13,7 +13,7 @@ packages=(
 	postgresql postgresql-client                  # real server and psql: demo and tests
 	pgbouncer                                     # benchmark baseline
 	python3-psycopg2                              # psycopg2 client tests
-	default-jre-headless libpostgresql-jdbc-java  # JDBC client tests
+	default-jdk-headless libpostgresql-jdbc-java  # JDBC client tests (javac)
 	curl iproute2 procps
 )
 

@@ -11,28 +11,39 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
-	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/daemon"
 )
 
 func main() {
 	configPath := flag.String("config", "/etc/sluice/sluice.yaml", "configuration file")
 	version := flag.Bool("version", false, "print the version and exit")
-	check := flag.Bool("check", false, "validate the configuration and exit")
+	check := flag.Bool("check", false, "validate the configuration and its policies, and exit")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the daemon stops (performance work)")
 	flag.Parse()
 	if *version {
 		fmt.Println("sluiced", daemon.Version)
 		return
 	}
 	if *check {
-		if _, err := config.Load(*configPath); err != nil {
+		if err := daemon.Check(*configPath); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		fmt.Printf("%s: ok\n", *configPath)
 		return
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatalf("sluiced: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatalf("sluiced: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -51,6 +62,7 @@ func main() {
 
 	err := daemon.Run(ctx, *configPath, os.Stdout, reload)
 	if err != nil && !errors.Is(err, daemon.ErrDetached) {
+		pprof.StopCPUProfile()
 		log.Fatalf("sluiced: %v", err)
 	}
 }

@@ -13,6 +13,16 @@ const (
 	ConnectionRejected = "connection.rejected"
 	ConnectionDenied   = "connection.denied"
 	JobStarted         = "job.started"
+	// PolicyReloaded: a policy set is in force (at start and after a change).
+	PolicyReloaded = "policy.reloaded"
+	// PolicyReloadFailed: a changed policy set was invalid; the old one stays.
+	PolicyReloadFailed = "policy.reload_failed"
+	// DBQuery: one SQL statement, its classification, decision and result.
+	DBQuery = "db.query"
+	// DBLogin: a database session logged in upstream (or failed to).
+	DBLogin = "db.login"
+	// DBCancel: a cancel request was routed (or refused).
+	DBCancel = "db.cancel"
 	JobRefused         = "job.refused"
 	// TargetResolveFailed: a target's host name did not resolve.
 	TargetResolveFailed = "target.resolve_failed"

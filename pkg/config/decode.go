@@ -294,3 +294,8 @@ func uint32Item(d *decoder, n *yaml.Node, path string) uint32 {
 	v, _ := d.scalarUint32(n, path)
 	return v
 }
+
+func stringItem(d *decoder, n *yaml.Node, path string) string {
+	s, _ := d.scalarString(n, path)
+	return s
+}

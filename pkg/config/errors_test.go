@@ -228,10 +228,10 @@ identities:
 			yaml: `
 targets:
   - name: db
-    protocol: postgres
+    protocol: mysql
     address: db:5432
 `,
-			want: []wantErr{{"sluice.yaml:4: targets[0].protocol: ", `protocol "postgres" is not supported yet (supported: tcp)`}},
+			want: []wantErr{{"sluice.yaml:4: targets[0].protocol: ", `protocol "mysql" is not supported yet (supported: tcp, postgres)`}},
 		},
 		{
 			name: "target missing address",
@@ -402,7 +402,7 @@ identities:
   - name: a
     egres: allow
 targets:
-  - {name: db, protocol: postgres}
+  - {name: db, protocol: mysql}
 `,
 			want: []wantErr{
 				{"sluice.yaml:2: listen: ", "loopback"},

@@ -115,7 +115,7 @@ func claimableByFields(c *ClaimableBy) []field {
 }
 
 func targetItem(d *decoder, n *yaml.Node, path string) Target {
-	var t Target
+	t := Target{Postgres: newPostgres()}
 	d.mapping(n, path, targetFields(&t))
 	return t
 }
@@ -125,6 +125,39 @@ func targetFields(t *Target) []field {
 		{"name", str(&t.Name)},
 		{"protocol", str(&t.Protocol)},
 		{"address", str(&t.Address)},
+		{"postgres", object(postgresFields(&t.Postgres))},
+	}
+}
+
+func postgresFields(p *Postgres) []field {
+	return []field{
+		{"auth", str(&p.Auth)},
+		{"credentials", object(credentialsFields(&p.Credentials))},
+		{"user", str(&p.User)},
+		{"database", str(&p.Database)},
+		{"tls", str(&p.TLS)},
+		{"ca_file", str(&p.CAFile)},
+		{"server_name", str(&p.ServerName)},
+		{"client_tls", object(clientTLSFields(&p.ClientTLS))},
+		{"max_message_size", u32(&p.MaxMessageSize)},
+		{"search_path", list(&p.SearchPath, stringItem)},
+		{"dangerous_functions", list(&p.DangerousFunctions, stringItem)},
+	}
+}
+
+func credentialsFields(c *Credentials) []field {
+	return []field{
+		{"username", str(&c.Username)},
+		{"password_env", str(&c.PasswordEnv)},
+		{"password_file", str(&c.PasswordFile)},
+		{"password_command", list(&c.PasswordCommand, stringItem)},
+	}
+}
+
+func clientTLSFields(c *ClientTLS) []field {
+	return []field{
+		{"cert_file", str(&c.CertFile)},
+		{"key_file", str(&c.KeyFile)},
 	}
 }
 

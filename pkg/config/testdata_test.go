@@ -23,7 +23,7 @@ func TestInvalidFiles(t *testing.T) {
 			{"testdata/invalid-identity.yaml:10: identities[1].match.cgroup: ", "invalid glob"},
 		}},
 		{"invalid-target.yaml", []wantErr{
-			{"testdata/invalid-target.yaml:4: targets[0].protocol: ", `protocol "postgres" is not supported yet`},
+			{"testdata/invalid-target.yaml:4: targets[0].protocol: ", `protocol "mysql" is not supported yet`},
 			{"testdata/invalid-target.yaml:6: targets[1]: ", `missing required key "address"`},
 		}},
 	}

@@ -187,6 +187,9 @@ type Target struct {
 	Host    string
 	Port    uint16
 	Addr    netip.Addr
+	// Postgres holds the PostgreSQL options (key postgres); only for
+	// targets whose Protocol is ProtocolPostgres.
+	Postgres Postgres
 }
 
 // Protocol is the value of a target's protocol key.
@@ -194,9 +197,10 @@ type Protocol string
 
 // Protocols. Only those listed in supportedProtocols are accepted.
 const (
-	ProtocolTCP Protocol = "tcp"
+	ProtocolTCP      Protocol = "tcp"
+	ProtocolPostgres Protocol = "postgres"
 )
 
 // supportedProtocols is every protocol a target may use. Adding a protocol
 // is adding it here.
-var supportedProtocols = []Protocol{ProtocolTCP}
+var supportedProtocols = []Protocol{ProtocolTCP, ProtocolPostgres}

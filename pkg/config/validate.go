@@ -398,5 +398,6 @@ func (v *validator) targets() {
 				addrs[key] = seenAt{i, p}
 			}
 		}
+		v.postgres(item, t)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/control"
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/protocol/postgres"
 	"github.com/sluicehq/sluice/pkg/proxy"
 )
 
@@ -45,6 +46,9 @@ type Daemon struct {
 	cgroups  *cgroupIndex
 	jobsPath string // cgroup path of the job parent, relative to the mount
 
+	policies policies
+	cancels  *postgres.Cancels
+
 	detach chan struct{}
 }
 
@@ -62,7 +66,7 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 	defer log.Close()
 	d := &Daemon{
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
-		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1),
+		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1), cancels: postgres.NewCancels(),
 	}
 	return d.run(ctx, reload)
 }
@@ -124,9 +128,16 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	if err := d.configureKernel(cfg); err != nil {
 		return err
 	}
+	if _, err := d.reloadPolicies(cfg); err != nil {
+		return err
+	}
+	routes, err := d.routes(cfg, nil)
+	if err != nil {
+		return err
+	}
 	d.proxy = proxy.New(proxy.Options{
 		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark,
-	}, d.routes(cfg, nil))
+	}, routes)
 	if err := d.listen(cfg); err != nil {
 		return err
 	}

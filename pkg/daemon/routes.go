@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/protocol/postgres"
 	"github.com/sluicehq/sluice/pkg/protocol/tcp"
 	"github.com/sluicehq/sluice/pkg/proxy"
 	"github.com/sluicehq/sluice/pkg/target"
@@ -17,24 +18,35 @@ import (
 // targetRefresh is how often named targets are re-resolved.
 const targetRefresh = 30 * time.Second
 
-// handlers maps a target protocol to its inspector.
-func handlers() map[string]protocol.Handler {
-	return map[string]protocol.Handler{
-		string(config.ProtocolTCP): tcp.Handler{},
+// handler builds the inspector of one target.
+func (d *Daemon) handler(t config.Target) (protocol.Handler, error) {
+	switch t.Protocol {
+	case config.ProtocolPostgres:
+		return postgres.New(t.Name, t.Host, t.Postgres, postgres.Deps{
+			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels,
+		})
+	default:
+		return tcp.Handler{}, nil
 	}
 }
 
 // routes builds the proxy's routing snapshot from a configuration.
 // Addresses already resolved for an unchanged target are carried over from
 // prev, so a reload never forgets them while DNS is slow or down.
-func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) *proxy.Routes {
+func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) (*proxy.Routes, error) {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
 		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
 	}
 	ts := make([]*target.Target, 0, len(cfg.Targets))
+	handlers := make(map[string]protocol.Handler, len(cfg.Targets))
 	for _, t := range cfg.Targets {
 		ts = append(ts, &target.Target{Name: t.Name, Protocol: string(t.Protocol), Host: t.Host, Port: t.Port})
+		h, err := d.handler(t)
+		if err != nil {
+			return nil, err
+		}
+		handlers[t.Name] = h
 	}
 	table := target.New(ts, nil)
 	if prev != nil {
@@ -45,7 +57,7 @@ func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) *proxy.Routes {
 			Msg("target host name did not resolve; addresses resolved before, if any, are kept")
 	}
 	table.Refresh(context.Background())
-	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers(), Egress: tcp.Handler{}}
+	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers, Egress: tcp.Handler{}}, nil
 }
 
 // refreshTargets re-resolves named targets of the current routes.
@@ -96,7 +108,15 @@ func (d *Daemon) reload() error {
 		_ = d.configureKernel(old)
 		return fail("exclusions could not be applied; the previous configuration stays in force", err)
 	}
-	routes := d.routes(cfg, d.proxy.Routes())
+	routes, err := d.routes(cfg, d.proxy.Routes())
+	if err != nil {
+		_ = d.configureKernel(old)
+		return fail("targets could not be set up; the previous configuration stays in force", err)
+	}
+	if _, err := d.reloadPolicies(cfg); err != nil {
+		_ = d.configureKernel(old)
+		return fail("policies are invalid; the previous configuration and policies stay in force", err)
+	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()

@@ -45,8 +45,12 @@ func buildBinaries() (string, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", err
 	}
-	for _, name := range []string{"sluiced", "sluice"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/sluicehq/sluice/cmd/"+name)
+	for name, pkg := range map[string]string{
+		"sluiced":   "cmd/sluiced",
+		"sluice":    "cmd/sluice",
+		"pgxclient": "pkg/e2e/testdata/pgxclient",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/sluicehq/sluice/"+pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
 			return "", fmt.Errorf("go build %s: %v\n%s", name, err, out)

@@ -31,6 +31,14 @@ type Metrics struct {
 	ConfigReloads *prometheus.CounterVec // outcome
 	TaggedCgroups prometheus.Gauge
 	Jobs          *prometheus.CounterVec // identity, outcome
+	// Statements counts inspected statements (SQL statements, later SSH
+	// commands and HTTP requests): identity, target, kind, decision.
+	Statements *prometheus.CounterVec
+	// StatementSeconds is the time from forwarding a statement to its
+	// completion upstream: target.
+	StatementSeconds *prometheus.HistogramVec
+	// ProtocolErrors counts sessions ended by bad client input: target, reason.
+	ProtocolErrors *prometheus.CounterVec
 }
 
 // New registers every metric on a fresh registry, with Go and process
@@ -66,9 +74,22 @@ func New() *Metrics {
 			Name: "sluice_jobs_total",
 			Help: "`sluice run` requests by identity and outcome (started, refused).",
 		}, []string{"identity", "outcome"}),
+		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_statements_total",
+			Help: "Inspected statements by identity, target, kind and decision (allow, deny, review, would_deny, would_review).",
+		}, []string{"identity", "target", "kind", "decision"}),
+		StatementSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sluice_statement_duration_seconds",
+			Help:    "Time from forwarding a statement to its completion by the upstream.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"target"}),
+		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_protocol_errors_total",
+			Help: "Sessions ended because a client broke the protocol, by target and reason (too_large, malformed, unsupported).",
+		}, []string{"target", "reason"}),
 	}
 	m.Registry.MustRegister(m.Connections, m.Active, m.Bytes, m.RecordMisses, m.ConfigReloads,
-		m.TaggedCgroups, m.Jobs,
+		m.TaggedCgroups, m.Jobs, m.Statements, m.StatementSeconds, m.ProtocolErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

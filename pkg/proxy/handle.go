@@ -58,9 +58,9 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 	var h protocol.Handler
 	if t := r.Targets.Match(origin.Dst); t != nil {
 		s.Target = t.Name
-		h = r.Handlers[t.Protocol]
+		h = r.Handlers[t.Name]
 		if h == nil {
-			deny("no handler for protocol " + t.Protocol)
+			deny("no handler for target " + t.Name)
 			return
 		}
 	} else if ident.Egress == EgressAllow {
@@ -110,13 +110,5 @@ func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept
 
 // connEvent adds the fields every connection event carries.
 func (p *Proxy) connEvent(e *zerolog.Event, s *protocol.Session, o intercept.Origin) *zerolog.Event {
-	a := s.Attribution
-	e = e.Str("session", s.ID).Str("identity", s.Identity).
-		Uint32("pid", a.PID).Str("comm", a.Comm).Str("exe", a.Exe).
-		Uint32("uid", a.UID).Uint32("gid", a.GID).Str("cgroup", a.Cgroup).
-		Str("dst", s.Dst.String()).Str("target", s.Target).Str("tag", o.TagKind.String())
-	if a.Unit != "" {
-		e = e.Str("unit", a.Unit)
-	}
-	return e
+	return s.Fields(e).Str("tag", o.TagKind.String())
 }

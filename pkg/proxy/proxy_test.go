@@ -67,7 +67,7 @@ func TestHandle(t *testing.T) {
 	routes := &Routes{
 		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny}, 2: {Name: "ci", Egress: EgressAllow}},
 		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "tcp", Host: "127.0.0.1", Port: up.Port()}}, nil),
-		Handlers:   map[string]protocol.Handler{"tcp": tcp.Handler{}},
+		Handlers:   map[string]protocol.Handler{"db": tcp.Handler{}},
 		Egress:     tcp.Handler{},
 	}
 	p := New(Options{Lookup: look, Log: audit.Discard(), Metrics: m}, routes)

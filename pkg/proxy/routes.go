@@ -27,7 +27,7 @@ type Identity struct {
 type Routes struct {
 	Identities map[uint32]Identity         // by the kernel tag's identity id
 	Targets    *target.Table               // by original destination
-	Handlers   map[string]protocol.Handler // by target protocol ("tcp", ...)
+	Handlers   map[string]protocol.Handler // by target name
 	Egress     protocol.Handler            // handler for allowed egress (plain TCP)
 }
 

@@ -20,11 +20,18 @@ import (
 	"time"
 )
 
+// cpuProfile, when set, is passed to sluiced --cpuprofile.
+var cpuProfile string
+
 func main() {
 	out := flag.String("out", "docs/benchmarks.md", "markdown report to write")
 	rounds := flag.Int("rounds", 9, "interleaved rounds per scenario (the median is reported)")
 	ops := flag.Int("ops", 2000, "operations per scenario per round")
 	bin := flag.String("bin", "bin", "directory holding sluiced")
+	pgRounds := flag.Int("pgbench-rounds", 3, "interleaved pgbench runs per configuration")
+	pgSeconds := flag.Int("pgbench-seconds", 5, "length of one pgbench run")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "have sluiced write a CPU profile here")
+	only := flag.String("only", "", "run only this section: connect, tag, pgbench")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root (cgroups, eBPF)")
@@ -34,11 +41,23 @@ func main() {
 	if err != nil {
 		log.Fatalf("bench: setup: %v", err)
 	}
-	sections, err := runConnect(env, *rounds, *ops)
-	if err == nil {
-		var tag section
-		tag, err = runTagLatency(env, 50)
-		sections = append(sections, tag)
+	var sections []section
+	run := func(name string, f func() (section, error)) {
+		if err != nil || (*only != "" && *only != name) {
+			return
+		}
+		var s section
+		s, err = f()
+		sections = append(sections, s)
+	}
+	if *only == "" || *only == "connect" {
+		var cs []section
+		cs, err = runConnect(env, *rounds, *ops)
+		sections = append(sections, cs...)
+	}
+	run("tag", func() (section, error) { return runTagLatency(env, 50) })
+	if env.pg != nil {
+		run("pgbench", func() (section, error) { return runPgbench(env, *pgRounds, *pgSeconds) })
 	}
 	env.teardown()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/control"
+	"github.com/sluicehq/sluice/pkg/pgtest"
 )
 
 // benchEnv is what the measurements run in.
@@ -28,6 +29,7 @@ type benchEnv struct {
 	daemon   *exec.Cmd
 	echo     net.Listener
 	echoAddr netip.AddrPort
+	pg       *pgEnv // nil when PostgreSQL is not installed
 }
 
 // Cgroups, relative to the mount:
@@ -71,6 +73,14 @@ func setup(bin string) (*benchEnv, error) {
 	if err := e.startEcho(); err != nil {
 		e.teardown()
 		return nil, err
+	}
+	if pgtest.Available() == nil {
+		if e.pg, err = startPG(e.dir); err != nil {
+			e.teardown()
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, "bench: PostgreSQL not available, skipping the pgbench section:", pgtest.Available())
 	}
 	if err := e.startDaemon(bin); err != nil {
 		e.teardown()
@@ -146,6 +156,9 @@ targets:
     protocol: tcp
     address: %s
 `, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.echoAddr)
+	if e.pg != nil {
+		cfg += fmt.Sprintf("  - name: pgbench-db\n    protocol: postgres\n    address: %s\n", e.pg.srv.Addr())
+	}
 	path := filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -154,7 +167,11 @@ targets:
 	if err != nil {
 		return err
 	}
-	e.daemon = exec.Command(filepath.Join(bin, "sluiced"), "--config", path)
+	args := []string{"--config", path}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	e.daemon = exec.Command(filepath.Join(bin, "sluiced"), args...)
 	e.daemon.Stdout = logf
 	e.daemon.Stderr = os.Stderr
 	if err := e.daemon.Start(); err != nil {
@@ -192,6 +209,9 @@ func (e *benchEnv) teardown() {
 	}
 	if e.echo != nil {
 		e.echo.Close()
+	}
+	if e.pg != nil {
+		e.pg.stop()
 	}
 	if e.bpffs != "" {
 		_ = exec.Command(filepath.Join("bin", "sluice"), "detach", "--pin-dir", filepath.Join(e.bpffs, "sluice")).Run()

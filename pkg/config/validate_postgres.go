@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// postgres checks a target's postgres mapping.
+func (v *validator) postgres(item string, t *Target) {
+	base := item + ".postgres"
+	if t.Protocol != ProtocolPostgres {
+		if v.present(base) && !v.skip(base) {
+			v.errorf(base, "only a target with protocol postgres has a postgres mapping (this one is %q)", t.Protocol)
+		}
+		t.Postgres = Postgres{}
+		return
+	}
+	p := &t.Postgres
+	oneOf(v, base+".auth", p.Auth, AuthPassthrough, AuthInject)
+	oneOf(v, base+".tls", p.TLS, TLSDisable, TLSRequire, TLSVerifyFull)
+	v.absPath(base+".ca_file", &p.CAFile, true)
+	v.absPath(base+".client_tls.cert_file", &p.ClientTLS.CertFile, true)
+	v.absPath(base+".client_tls.key_file", &p.ClientTLS.KeyFile, true)
+	if (p.ClientTLS.CertFile == "") != (p.ClientTLS.KeyFile == "") && !v.skip(base+".client_tls") {
+		v.errorf(base+".client_tls", "cert_file and key_file go together")
+	}
+	if p.TLS != TLSVerifyFull {
+		for _, k := range []string{"ca_file", "server_name"} {
+			if v.present(base+"."+k) && !v.skip(base+"."+k) {
+				v.errorf(base+"."+k, "only used with tls: verify-full (tls is %q)", p.TLS)
+			}
+		}
+	}
+	if p.MaxMessageSize < MinMaxMessageSize || p.MaxMessageSize > MaxMaxMessageSize {
+		if !v.skip(base + ".max_message_size") {
+			v.errorf(base+".max_message_size", "must be between %d and %d bytes, got %d",
+				MinMaxMessageSize, MaxMaxMessageSize, p.MaxMessageSize)
+		}
+	}
+	for i, s := range p.SearchPath {
+		if strings.TrimSpace(s) == "" && !v.skip(fmt.Sprintf("%s.search_path[%d]", base, i)) {
+			v.errorf(fmt.Sprintf("%s.search_path[%d]", base, i), "empty schema name")
+		}
+	}
+	for i, g := range p.DangerousFunctions {
+		k := fmt.Sprintf("%s.dangerous_functions[%d]", base, i)
+		if _, err := path.Match(g, ""); err != nil && !v.skip(k) {
+			v.errorf(k, "invalid glob %q: %v", g, err)
+		}
+	}
+	v.credentials(base, p)
+}
+
+// credentials checks the upstream login of an inject target.
+func (v *validator) credentials(base string, p *Postgres) {
+	k := base + ".credentials"
+	c := &p.Credentials
+	if p.Auth != AuthInject {
+		if v.present(k) && !v.skip(k) {
+			v.errorf(k, "only used with auth: inject (auth is %q)", p.Auth)
+		}
+		return
+	}
+	if v.skip(k) {
+		return
+	}
+	if !v.present(k) {
+		v.errorf(base, "auth: inject needs credentials (username and one of password_env, password_file, password_command)")
+		return
+	}
+	if c.Username == "" {
+		v.errorf(k, `missing required key "username"`)
+	}
+	n := 0
+	for _, set := range []bool{c.PasswordEnv != "", c.PasswordFile != "", len(c.PasswordCommand) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		v.errorf(k, "exactly one of password_env, password_file and password_command must be set")
+	}
+	v.absPath(k+".password_file", &c.PasswordFile, true)
+	if len(c.PasswordCommand) > 0 && !strings.HasPrefix(c.PasswordCommand[0], "/") {
+		v.errorf(k+".password_command", "the command must be an absolute path, got %q", c.PasswordCommand[0])
+	}
+}

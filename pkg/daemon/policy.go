@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/policy"
+)
+
+// policies holds the policy set in force. Inspectors decide every
+// statement against the set current at that moment, so a reload applies
+// to open sessions from their next statement.
+type policies struct {
+	set atomic.Pointer[policy.Set]
+}
+
+// Decide implements the inspectors' Decider.
+func (p *policies) Decide(r *policy.Request) policy.Decision {
+	s := p.set.Load()
+	if s == nil {
+		return policy.Decision{Action: policy.Deny, Message: "no policy set is loaded"}
+	}
+	return s.Decide(r)
+}
+
+// loadPolicies reads the policies directory, cross-checked against cfg.
+func loadPolicies(cfg *config.Config) (*policy.Set, error) {
+	known := policy.Known{Identities: []string{}, Targets: []string{}}
+	for _, id := range cfg.Identities {
+		known.Identities = append(known.Identities, id.Name)
+	}
+	for _, t := range cfg.Targets {
+		known.Targets = append(known.Targets, t.Name)
+	}
+	s, err := policy.LoadDir(cfg.PoliciesDir, known)
+	if err != nil {
+		return nil, fmt.Errorf("policies %s: %w", cfg.PoliciesDir, err)
+	}
+	return s, nil
+}
+
+// reloadPolicies loads the policies for cfg and puts them in force, or
+// keeps the old set and says why.
+func (d *Daemon) reloadPolicies(cfg *config.Config) (*policy.Set, error) {
+	s, err := loadPolicies(cfg)
+	if err != nil {
+		d.log.Warn(audit.PolicyReloadFailed).Str("policies", cfg.PoliciesDir).Err(err).
+			Msg("policies not reloaded; the previous set stays in force")
+		return nil, err
+	}
+	old := d.policies.set.Swap(s)
+	if old == nil || old.Version() != s.Version() {
+		d.log.Event(audit.PolicyReloaded).Str("policies", cfg.PoliciesDir).Str("policy_version", s.Version()).
+			Int("count", len(s.Policies())).Msg("policies in force")
+	}
+	return s, nil
+}
+
+// Check validates the configuration at path and the policies it names,
+// without starting anything (sluiced --check).
+func Check(path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	_, err = loadPolicies(cfg)
+	return err
+}

@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// benchSet builds policies policies of rules rules each, all covering
+// legacy-etl on orders-db and allowing by default. No rule matches the
+// benchmark statement, so Decide tries every rule of every policy that
+// admits a select (half of them) and ends with the defaults.
+func benchSet(b *testing.B, policies, rules int) *Set {
+	var y strings.Builder
+	y.WriteString("policies:\n")
+	for p := range policies {
+		fmt.Fprintf(&y, "  - name: p%d\n    identities: [legacy-etl, \"ci-*\", \"team-%d-*\"]\n    targets: [\"orders-*\"]\n    default: allow\n    rules:\n", p, p)
+		for r := range rules {
+			switch r % 4 {
+			case 0:
+				fmt.Fprintf(&y, "      - {name: r%d, action: deny, postgres: {kinds: [ddl, grant, do], text: \"(?i)pg_sleep\"}}\n", r)
+			case 1:
+				fmt.Fprintf(&y, "      - {name: r%d, action: review, postgres: {kinds: [delete, update], writes: [\"prod%d.*\", \"archive.*\"]}}\n", r, p)
+			case 2:
+				fmt.Fprintf(&y, "      - {name: r%d, action: deny, postgres: {functions: [\"public.drop_%d_*\", lo_export], relations: [\"hr.*\"]}}\n", r, r)
+			case 3:
+				fmt.Fprintf(&y, "      - {name: r%d, action: allow, postgres: {kinds: [select], reads: [\"sales.orders\", \"reporting_%d.*\"], schemas: [sales, public]}}\n", r, r)
+			}
+		}
+	}
+	s, err := Parse("bench.yaml", []byte(y.String()), Known{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+var benchStatement = &sqlclass.Statement{
+	Text:      "SELECT o.id, c.name, lower(c.email) FROM sales.orders o JOIN sales.customers c ON c.id = o.customer JOIN public.currencies USING (currency)",
+	Kind:      sqlclass.KindSelect,
+	Command:   "SELECT",
+	Reads:     rels("sales.orders", "sales.customers", "public.currencies"),
+	Functions: fns("lower"),
+}
+
+func BenchmarkDecide(b *testing.B) {
+	for _, size := range []struct{ policies, rules int }{{100, 1}, {100, 4}, {1, 100}, {10, 10}} {
+		b.Run(fmt.Sprintf("policies=%d/rules=%d", size.policies, size.rules), func(b *testing.B) {
+			s := benchSet(b, size.policies, size.rules)
+			r := pg("legacy-etl", "orders-db", benchStatement)
+			if d := s.Decide(r); d.Action != Allow {
+				b.Fatalf("decision %+v", d)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Decide(r)
+			}
+		})
+	}
+}
+
+func BenchmarkDecideParallel(b *testing.B) {
+	s := benchSet(b, 100, 4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := pg("legacy-etl", "orders-db", benchStatement)
+		for pb.Next() {
+			s.Decide(r)
+		}
+	})
+}

@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"regexp"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// Protocol names, as in [Request.Protocol] and the targets of the daemon
+// configuration.
+const (
+	ProtocolPostgres = "postgres"
+)
+
+// Policy is one entry of a policy file's policies list. The exported
+// fields hold what the file says, defaults applied, for tooling; they must
+// not be modified.
+type Policy struct {
+	Name        string
+	Description string
+	// Identities and Targets are the names or globs the policy covers;
+	// it applies to a request whose identity matches one of Identities
+	// and whose target matches one of Targets.
+	Identities []string
+	Targets    []string
+	// Enforce is false for a shadow-mode policy (key enforce, default
+	// true).
+	Enforce bool
+	// Default is the action when no rule matches (key default, default
+	// deny).
+	Default Action
+	// Rules in file order; the first that matches decides.
+	Rules []*Rule
+	// File and Line locate the policy ("- name: ..." item).
+	File string
+	Line int
+
+	identities []glob
+	targets    []glob
+	dflt       Decision // the decision of the default, precomputed
+	// slots lists, for each slot (see kinds.go), the rules that can
+	// match a request of that slot, in order: the rules without a matcher
+	// and those whose matcher admits the slot's kind.
+	slots [numSlots][]*Rule
+}
+
+// Rule is one entry of a policy's rules list.
+//
+// A rule with no matcher matches every request. A protocol matcher
+// (Postgres today; SSH and HTTP matchers and a When condition are
+// planned, and their keys are rejected until then) only matches requests
+// of its protocol.
+type Rule struct {
+	Name    string
+	Action  Action
+	Message string // as written; "" when the file has none
+	// Postgres is the postgres: matcher, nil when the rule has none.
+	Postgres *PostgresMatch
+	Line     int
+
+	decision Decision   // precomputed
+	pg       *pgMatcher // &Postgres.m, or nil
+	all      bool       // Action is allow: set matchers take every item
+}
+
+// PostgresMatch is a rule's postgres: matcher. Every field present must
+// hold; nil (absent) fields do not constrain. See docs/policy.md for the
+// semantics of each.
+type PostgresMatch struct {
+	Kinds     []sqlclass.Kind
+	Reads     []string
+	Writes    []string
+	Relations []string
+	Schemas   []string
+	Functions []string
+	Text      string // "" when absent
+
+	m pgMatcher
+}
+
+// pgMatcher is the compiled form of a PostgresMatch.
+type pgMatcher struct {
+	kinds     uint64 // 0 when absent
+	reads     []relGlob
+	writes    []relGlob
+	relations []relGlob
+	schemas   []glob
+	functions []funcGlob
+	text      *regexp.Regexp
+	hasSets   bool // one of the set matchers is present
+}
+
+// relGlob is a compiled "schema.table" glob.
+type relGlob struct {
+	schema, name glob
+}
+
+// funcGlob is a compiled function glob: "schema.name", or a bare "name"
+// matching the name in any schema.
+type funcGlob struct {
+	qualified    bool
+	schema, name glob
+}
+
+// Known holds the identity and target names the daemon configuration
+// defines. Policies are checked against them: a literal name that is not
+// known, or a glob that matches none of them, is an error. A nil slice
+// turns the check off for that side.
+type Known struct {
+	Identities []string
+	Targets    []string
+}
+
+// Request is what [Set.Decide] decides on.
+type Request struct {
+	Identity string // identity name from the configuration
+	Target   string // target name from the configuration
+	Protocol string // ProtocolPostgres
+	// SQL is the classified statement, set when Protocol is postgres. A
+	// nil SQL is treated as an unparseable statement.
+	SQL *sqlclass.Statement
+}
+
+// Decision is the outcome of [Set.Decide].
+type Decision struct {
+	// Action is the action to enforce.
+	Action Action
+	// Policy names the policy that decided; "" when no enforced policy
+	// applies.
+	Policy string
+	// Rule names the rule that decided, "default" when the policy's
+	// default did, or "" when no enforced policy applies.
+	Rule string
+	// Message is human text for the client and the events: the rule's
+	// message, or a generated one (`no policy covers identity "x" on
+	// target "y"`). It is "" for an allow without a message.
+	Message string
+	// Shadow is set when a shadow-mode policy (enforce: false) would have
+	// decided more strictly than Action: the strictest such decision. It
+	// points to memory shared by every call and must not be modified.
+	Shadow *Decision
+	// Version is the version of the policy set (see [Set.Version]).
+	Version string
+}
+
+// Set is a loaded set of policies. It is immutable and safe for
+// concurrent use; reloading builds a new Set.
+type Set struct {
+	policies []*Policy
+	version  string
+
+	pairs  sync.Map // pairKey → *pairEntry, see cache.go
+	npairs atomic.Int64
+}

@@ -1,0 +1,267 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicehq/sluice/pkg/protocol/postgres/wire"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// deniedText is what the upstream receives in place of a denied
+// statement: it fails to parse, so the server reacts exactly as to any
+// failing statement (aborting the transaction, skipping to Sync), and its
+// error is replaced by the policy's. DBAs see it in the server log.
+const deniedText = "SLUICE_DENIED_BY_POLICY"
+
+// deniedName names the failing Parse sent in place of a denied extended-
+// protocol message; it never exists on the server.
+const deniedName = "sluice_denied_by_policy"
+
+// serveClient reads client messages, decides and forwards them, until the
+// client leaves or breaks the protocol.
+func (ss *session) serveClient() error {
+	c, up := ss.c, ss.up
+	for {
+		typ, n, err := c.r.Header(false)
+		if err != nil {
+			if errors.Is(err, wire.ErrTooLarge) {
+				return fmt.Errorf("%w: %w", errTooLarge, err)
+			}
+			if errors.Is(err, wire.ErrMalformed) {
+				return fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
+			return err
+		}
+		if ss.discard && typ != 'S' && typ != 'X' {
+			if err := c.r.Discard(n); err != nil {
+				return err
+			}
+			continue
+		}
+		switch typ {
+		case 'd', 'c', 'f', 'H':
+			// COPY data and Flush pass through (the server ignores COPY
+			// messages outside COPY mode).
+			if err := c.r.Copy(up.w, typ, n); err != nil {
+				return err
+			}
+		case 'X':
+			_ = c.r.Discard(n)
+			up.w.Frame('X', nil)
+			_ = up.w.Flush()
+			return nil
+		case 'Q', 'P', 'B', 'E', 'D', 'C', 'S', 'F':
+			body, err := c.r.Body(n)
+			if err != nil {
+				return err
+			}
+			if err := ss.request(typ, body); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: invalid frontend message type %d", ErrProtocol, typ)
+		}
+		if c.r.Buffered() == 0 {
+			if err := up.w.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// request handles one decoded-on-demand client request.
+func (ss *session) request(typ byte, body []byte) error {
+	ss.confirmed.applyTo(ss.sql)
+	if p := ss.reportedPath.Swap(nil); p != nil {
+		ss.sql.SetSearchPath(sqlclass.ParseSearchPath(*p))
+	}
+	switch typ {
+	case 'Q':
+		return ss.query(body)
+	case 'P':
+		return ss.parse(body)
+	case 'B':
+		return ss.bind(body)
+	case 'E':
+		return ss.execute(body)
+	case 'D':
+		ss.q.push(&pending{kind: 'D'})
+	case 'C':
+		var m pgproto3.Close
+		if err := m.Decode(body); err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if m.ObjectType == 'S' {
+			delete(ss.stmts, m.Name)
+			ss.sql.ForgetPrepared(m.Name)
+		} else {
+			delete(ss.portals, m.Name)
+		}
+		ss.q.push(&pending{kind: 'C'})
+	case 'S':
+		ss.discard = false
+		ss.q.push(&pending{kind: 'S'})
+	case 'F':
+		// The fast-path function call names a function by OID, which
+		// policy cannot see through: refused.
+		return ss.deny('Q', fastPathDenied())
+	}
+	ss.up.w.Frame(typ, body)
+	return nil
+}
+
+// query handles a simple-protocol Query: every statement is decided; if
+// any is refused, none runs.
+func (ss *session) query(body []byte) error {
+	var m pgproto3.Query
+	if err := m.Decode(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	stmts, err := ss.h.class.Classify(ss.sql, m.String)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	p := &pending{kind: 'Q', stmts: make([]*audited, len(stmts))}
+	var refused *audited
+	for i := range stmts {
+		a := &audited{st: &stmts[i], phase: "query", start: now}
+		a.dec = ss.decide(a.st)
+		p.stmts[i] = a
+		if refused == nil && !allowed(a.dec) {
+			refused = a
+		}
+	}
+	if refused != nil {
+		resp := ss.denial(refused)
+		for _, a := range p.stmts {
+			if a != refused {
+				a.note = "not run: another statement of the same query was refused"
+			}
+			a.err = resp
+		}
+		p.denied = resp
+		ss.q.push(p)
+		ss.up.w.Frame('Q', queryBody(deniedText))
+		return nil
+	}
+	ss.q.push(p)
+	ss.up.w.Frame('Q', body)
+	return nil
+}
+
+// parse handles Parse: the statement is classified and decided now, and
+// again at each Execute.
+func (ss *session) parse(body []byte) error {
+	var m pgproto3.Parse
+	if err := m.Decode(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	st, err := ss.h.class.ClassifyOne(ss.sql, m.Query)
+	if err != nil {
+		return err
+	}
+	a := &audited{st: &st, phase: "parse", name: m.Name, start: time.Now()}
+	a.dec = ss.decide(a.st)
+	if !allowed(a.dec) {
+		a.err = ss.denial(a)
+		return ss.denyAudited('P', a)
+	}
+	if m.Name != "" && len(ss.stmts) >= maxPrepared {
+		if _, exists := ss.stmts[m.Name]; !exists {
+			return fmt.Errorf("%w: more than %d prepared statements", errTooLarge, maxPrepared)
+		}
+	}
+	ss.stmts[m.Name] = &prepared{st: &st}
+	ss.q.push(&pending{kind: 'P', stmts: []*audited{a}})
+	ss.up.w.Frame('P', body)
+	return nil
+}
+
+// bind records the portal's statement and parameters for Execute.
+func (ss *session) bind(body []byte) error {
+	var m pgproto3.Bind
+	if err := m.Decode(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if m.DestinationPortal != "" && len(ss.portals) >= maxPrepared {
+		if _, exists := ss.portals[m.DestinationPortal]; !exists {
+			return fmt.Errorf("%w: more than %d portals", errTooLarge, maxPrepared)
+		}
+	}
+	ps := ss.stmts[m.PreparedStatement]
+	if ps == nil {
+		// A statement prepared with SQL PREPARE shares the namespace.
+		if st, ok := ss.sql.Prepared(m.PreparedStatement); ok {
+			ps = &prepared{st: st}
+		}
+	}
+	if ps != nil {
+		ss.portals[m.DestinationPortal] = &portal{stmt: ps, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
+	} else {
+		delete(ss.portals, m.DestinationPortal)
+	}
+	ss.q.push(&pending{kind: 'B'})
+	ss.up.w.Frame('B', body)
+	return nil
+}
+
+// execute decides the portal's statement again (the policy may have
+// changed since Parse) and audits it with its parameters.
+func (ss *session) execute(body []byte) error {
+	var m pgproto3.Execute
+	if err := m.Decode(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	pt := ss.portals[m.Portal]
+	if pt == nil {
+		a := &audited{st: unknownPortal(m.Portal), phase: "execute", start: time.Now()}
+		a.dec = refuse("unknown-portal", fmt.Sprintf("portal %q was not bound through sluice (cursors declared with SQL cannot be fetched with Execute)", m.Portal))
+		a.err = ss.denial(a)
+		return ss.denyAudited('P', a)
+	}
+	a := &audited{st: pt.stmt.st, phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
+	a.dec = ss.decide(a.st)
+	if !allowed(a.dec) {
+		a.err = ss.denial(a)
+		return ss.denyAudited('P', a)
+	}
+	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})
+	ss.up.w.Frame('E', body)
+	return nil
+}
+
+// denyAudited replaces the current request with a failing one whose error
+// becomes a's.
+func (ss *session) denyAudited(kind byte, a *audited) error {
+	ss.discard = true
+	ss.q.push(&pending{kind: kind, denied: a.err, stmts: []*audited{a}})
+	ss.up.w.Frame('P', parseBody(deniedName, deniedText))
+	return nil
+}
+
+// deny replaces the current request with a failing simple query.
+func (ss *session) deny(kind byte, a *audited) error {
+	a.err = ss.denial(a)
+	ss.q.push(&pending{kind: kind, denied: a.err, stmts: []*audited{a}})
+	ss.up.w.Frame('Q', queryBody(deniedText))
+	return nil
+}
+
+// queryBody encodes a Query body.
+func queryBody(sql string) []byte {
+	return append([]byte(sql), 0)
+}
+
+// parseBody encodes a Parse body without parameter types.
+func parseBody(name, sql string) []byte {
+	b := make([]byte, 0, len(name)+len(sql)+4)
+	b = append(b, name...)
+	b = append(b, 0)
+	b = append(b, sql...)
+	return append(b, 0, 0, 0)
+}

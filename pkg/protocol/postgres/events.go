@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// maxEventStatement bounds the statement text carried by an event.
+const maxEventStatement = 4096
+
+// emit writes one db.query event per audited statement and counts it.
+func (ss *session) emit(done []*audited) {
+	for _, a := range done {
+		ss.emitOne(a)
+	}
+}
+
+func (ss *session) emitOne(a *audited) {
+	h, s := ss.h, ss.s
+	decision := string(a.dec.Action)
+	if a.dec.Action == policy.Allow && a.dec.Shadow != nil {
+		decision = "would_" + string(a.dec.Shadow.Action)
+	}
+	h.deps.Metrics.Statements.WithLabelValues(s.Identity, s.Target, string(a.st.Kind), decision).Inc()
+	if a.dec.Action == policy.Allow && a.err == nil && a.note == "" && a.phase != "parse" {
+		h.deps.Metrics.StatementSeconds.WithLabelValues(s.Target).Observe(a.duration.Seconds())
+	}
+
+	var e *zerolog.Event
+	if a.dec.Action == policy.Allow && a.dec.Shadow == nil {
+		e = h.deps.Log.Event(audit.DBQuery)
+	} else {
+		e = h.deps.Log.Warn(audit.DBQuery)
+	}
+	if !e.Enabled() {
+		return
+	}
+	st := a.st
+	text := st.Text
+	if len(text) > maxEventStatement {
+		text = text[:maxEventStatement] + "…"
+	}
+	e = s.Fields(e).Str("protocol", "postgres").Str("database", ss.up.database).Str("user", ss.up.user).
+		Str("phase", a.phase).Str("statement", text).Str("kind", string(st.Kind)).Str("command", st.Command)
+	if a.name != "" {
+		e = e.Str("prepared", a.name)
+	}
+	e = relations(e, "reads", st.Reads)
+	e = relations(e, "writes", st.Writes)
+	if len(st.Functions) > 0 {
+		e = e.Strs("functions", functionNames(st.Functions))
+	}
+	if a.params != nil {
+		e = e.Strs("params", a.params)
+	}
+	e = e.Str("decision", string(a.dec.Action)).Str("policy", a.dec.Policy).Str("rule", a.dec.Rule)
+	if a.dec.Version != "" {
+		e = e.Str("policy_version", a.dec.Version)
+	}
+	if a.dec.Message != "" && a.dec.Action != policy.Allow {
+		e = e.Str("reason", a.dec.Message)
+	}
+	if sh := a.dec.Shadow; sh != nil {
+		e = e.Str("shadow_decision", "would_"+string(sh.Action)).Str("shadow_policy", sh.Policy).Str("shadow_rule", sh.Rule)
+	}
+	e = e.Float64("duration_ms", float64(a.duration.Microseconds())/1000)
+	if a.hasRows {
+		e = e.Int64("rows", a.rows)
+	}
+	if a.err != nil {
+		e = e.Str("error", a.err.Message).Str("sqlstate", a.err.Code)
+	}
+	if a.note != "" {
+		e = e.Str("note", a.note)
+	}
+	e.Msg("statement")
+}
+
+func relations(e *zerolog.Event, key string, rs []sqlclass.Relation) *zerolog.Event {
+	if len(rs) == 0 {
+		return e
+	}
+	arr := zerolog.Arr()
+	for _, r := range rs {
+		arr = arr.Str(r.String())
+	}
+	return e.Array(key, arr)
+}
+
+func functionNames(fs []sqlclass.Function) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.String()
+	}
+	return out
+}
+
+// flushAudits emits what was pending when the session ended.
+func (ss *session) flushAudits(ps []*pending, note string) {
+	var done []*audited
+	for _, p := range ps {
+		for _, a := range p.stmts {
+			if a.err == nil && a.note == "" {
+				a.note = note
+			}
+			done = append(done, a)
+		}
+	}
+	ss.emit(done)
+}

@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// startupTimeout bounds the startup phase (TLS, startup packet,
+// authentication), like PostgreSQL's authentication_timeout.
+const startupTimeout = 60 * time.Second
+
+// Decider decides statements. Implementations must be safe for concurrent
+// use; the daemon's swaps the policy set on reload, and each statement is
+// decided with the set current at that moment.
+type Decider interface {
+	Decide(r *policy.Request) policy.Decision
+}
+
+// Deps are what every PostgreSQL target's handler shares.
+type Deps struct {
+	Log     *audit.Logger
+	Metrics *metrics.Metrics
+	Policy  Decider
+	Cancels *Cancels
+}
+
+// Handler serves sessions to one PostgreSQL target.
+type Handler struct {
+	target    string
+	opts      config.Postgres
+	deps      Deps
+	class     *sqlclass.Classifier
+	clientTLS *tls.Config // nil: SSLRequest answered N
+	upTLS     *tls.Config // nil: plain upstream
+}
+
+var _ protocol.Handler = (*Handler)(nil)
+
+// New returns the handler of the target named name. The host name is the
+// default server name for tls: verify-full.
+func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
+	h := &Handler{target: name, opts: opts, deps: deps}
+	if h.deps.Log == nil {
+		h.deps.Log = audit.Discard()
+	}
+	if h.deps.Metrics == nil {
+		h.deps.Metrics = metrics.New()
+	}
+	if h.deps.Cancels == nil {
+		h.deps.Cancels = NewCancels()
+	}
+	var err error
+	if h.class, err = sqlclass.New(sqlclass.Options{Dangerous: opts.DangerousFunctions}); err != nil {
+		return nil, fmt.Errorf("postgres: target %s: %w", name, err)
+	}
+	if opts.ClientTLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.ClientTLS.CertFile, opts.ClientTLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: target %s: client_tls: %w", name, err)
+		}
+		h.clientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	switch opts.TLS {
+	case config.TLSRequire:
+		// As libpq's sslmode=require: encrypted, not authenticated.
+		h.upTLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // documented mode
+	case config.TLSVerifyFull:
+		h.upTLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if opts.ServerName != "" {
+			h.upTLS.ServerName = opts.ServerName
+		}
+		if opts.CAFile != "" {
+			pem, err := os.ReadFile(opts.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: target %s: ca_file: %w", name, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("postgres: target %s: ca_file %s holds no PEM certificate", name, opts.CAFile)
+			}
+			h.upTLS.RootCAs = pool
+		}
+	}
+	return h, nil
+}
+
+// Serve runs one client connection: startup, authentication, then the
+// inspected session.
+func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Conn, dial protocol.Dialer) (protocol.Result, error) {
+	c := newConn(client)
+	defer func() { c.conn.Close() }()
+	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
+	defer stop()
+
+	_ = client.SetDeadline(time.Now().Add(startupTimeout))
+	st, cancelReq, err := h.clientStartup(c)
+	if err != nil {
+		h.protocolError(c, err)
+		return c.result(), err
+	}
+	if cancelReq != nil {
+		return c.result(), h.cancel(ctx, s, cancelReq, dial)
+	}
+	up, err := h.login(ctx, s, c, st, dial)
+	if err != nil {
+		return c.result(), err
+	}
+	defer up.conn.conn.Close()
+	stopUp := context.AfterFunc(ctx, func() { up.conn.conn.Close() })
+	defer stopUp()
+	_ = client.SetDeadline(time.Time{})
+	_ = up.counted.SetDeadline(time.Time{})
+
+	err = h.run(s, c, up)
+	res := c.result()
+	res.BytesDown = up.counted.read
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	return res, err
+}
+
+// protocolError tells the client why its session ends, counts it and
+// returns.
+func (h *Handler) protocolError(c *conn, err error) {
+	reason := "malformed"
+	switch {
+	case errors.Is(err, errTooLarge):
+		reason = "too_large"
+	case errors.Is(err, errUnsupported):
+		reason = "unsupported"
+	case !errors.Is(err, ErrProtocol):
+		return // I/O: the peer is gone
+	}
+	h.deps.Metrics.ProtocolErrors.WithLabelValues(h.target, reason).Inc()
+	code := codeProtocolViolation
+	if reason == "too_large" {
+		code = codeProgramLimitExceeded
+	} else if reason == "unsupported" {
+		code = codeFeatureNotSupported
+	}
+	_ = c.w.Send(fatal(code, "%s", err.Error()))
+	_ = c.w.Flush()
+}
+
+// errTooLarge and errUnsupported refine ErrProtocol.
+var (
+	errTooLarge    = fmt.Errorf("%w: message too large", ErrProtocol)
+	errUnsupported = fmt.Errorf("%w: unsupported", ErrProtocol)
+)

@@ -1,0 +1,317 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/protocol"
+)
+
+// upstream is the logged-in upstream leg and what the session knows about it.
+type upstream struct {
+	*conn
+	user, database string
+	params         map[string]string // the startup parameters sent upstream
+	key            *cancelKey // the upstream's BackendKeyData
+	clientKey      uint64     // the key the client got from us (registry key)
+}
+
+// login connects upstream, authenticates both legs and relays the
+// post-authentication messages up to the first ReadyForQuery.
+func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *startup, dial protocol.Dialer) (*upstream, error) {
+	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	params := maps.Clone(st.params)
+	user := params["user"]
+	if h.opts.Auth == config.AuthInject {
+		user = h.opts.Credentials.Username
+	} else if h.opts.User != "" {
+		user = h.opts.User
+	}
+	params["user"] = user
+	if h.opts.Database != "" {
+		params["database"] = h.opts.Database
+	}
+	up := &upstream{user: user, database: params["database"], params: params}
+
+	fail := func(code string, err error, format string, args ...any) (*upstream, error) {
+		h.loginEvent(s, st, up, err)
+		_ = c.w.Send(fatal(code, format, args...))
+		_ = c.w.Flush()
+		return nil, err
+	}
+	conn, err := h.dialUpstream(ctx, dial)
+	if err != nil {
+		return fail(codeConnectionFailure, err, "sluice could not reach target %q: %v", h.target, err)
+	}
+	up.conn = conn
+	if err := sendStartup(conn, params); err != nil {
+		conn.conn.Close()
+		return fail(codeConnectionFailure, err, "sluice could not reach target %q: %v", h.target, err)
+	}
+	if h.opts.Auth == config.AuthInject {
+		err = h.injectAuth(ctx, conn, user)
+	} else {
+		err = h.passthroughAuth(c, conn)
+	}
+	if err == nil {
+		err = h.afterAuth(c, up, s)
+	}
+	if err != nil {
+		conn.conn.Close()
+		var ue *upstreamError
+		switch {
+		case errors.As(err, &ue):
+			if h.opts.Auth == config.AuthInject && ue.e.Code == codeInvalidPassword {
+				return fail(codeInvalidPassword, err, "sluice could not log in to target %q as %q: %s", h.target, user, ue.e.Message)
+			}
+			// Passthrough: the client already has the upstream's error.
+			h.loginEvent(s, st, up, err)
+			if h.opts.Auth == config.AuthInject {
+				_ = c.w.Send(ue.e)
+				_ = c.w.Flush()
+			}
+			return nil, err
+		case errors.Is(err, ErrNoPassword):
+			return fail(codeCannotConnectNow, err, "sluice has no password for target %q (%v)", h.target, err)
+		case errors.Is(err, ErrProtocol):
+			h.protocolError(c, err)
+			h.loginEvent(s, st, up, err)
+			return nil, err
+		default:
+			return fail(codeConnectionFailure, err, "sluice lost target %q during login: %v", h.target, err)
+		}
+	}
+	h.loginEvent(s, st, up, nil)
+	return up, nil
+}
+
+// loginEvent reports a login and its outcome.
+func (h *Handler) loginEvent(s *protocol.Session, st *startup, up *upstream, err error) {
+	e := h.deps.Log.Event(audit.DBLogin)
+	if err != nil {
+		e = h.deps.Log.Warn(audit.DBLogin)
+	}
+	e = s.Fields(e).Str("protocol", "postgres").Str("auth", string(h.opts.Auth)).
+		Str("client_user", st.params["user"]).Str("client_database", st.params["database"]).
+		Str("user", up.user).Str("database", up.database).Str("application_name", st.params["application_name"])
+	if err != nil {
+		e.Str("outcome", "failure").Str("error", err.Error()).Msg("database login failed")
+		return
+	}
+	e.Str("outcome", "success").Msg("database login")
+}
+
+// passthroughAuth relays the upstream's authentication exchange. SASL
+// mechanisms with channel binding are removed from the offer: the client's
+// TLS session (if any) ends at sluice, so binding to it could never verify
+// upstream.
+func (h *Handler) passthroughAuth(c *conn, up *conn) error {
+	for {
+		typ, body, err := up.r.Next()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'E':
+			e := decodeError(body)
+			_ = c.w.Send(e)
+			_ = c.w.Flush()
+			return &upstreamError{e}
+		case 'R':
+		case 'v':
+			continue // a NegotiateProtocolVersion for our 3.0 request: nothing to do
+		default:
+			return fmt.Errorf("%w: unexpected message %q from the upstream during authentication", ErrProtocol, typ)
+		}
+		m, err := authRequest(body)
+		if err != nil {
+			return err
+		}
+		if sasl, ok := m.(*pgproto3.AuthenticationSASL); ok {
+			var mechs []string
+			for _, mech := range sasl.AuthMechanisms {
+				if mech == scramMechanism {
+					mechs = append(mechs, mech)
+				}
+			}
+			if len(mechs) == 0 {
+				return fmt.Errorf("%w: the upstream offers no SASL mechanism sluice can relay (%v)", errUnsupported, sasl.AuthMechanisms)
+			}
+			sasl.AuthMechanisms = mechs
+			if err := c.w.Send(sasl); err != nil {
+				return err
+			}
+		} else {
+			c.w.Frame(typ, body)
+		}
+		if err := c.w.Flush(); err != nil {
+			return err
+		}
+		switch m.(type) {
+		case *pgproto3.AuthenticationOk:
+			return nil
+		case *pgproto3.AuthenticationSASLFinal:
+			continue
+		}
+		// The client answers with a password-type message ('p'); it is
+		// relayed as opaque bytes and never decoded or logged.
+		ctyp, cbody, err := c.r.Next()
+		if err != nil {
+			return err
+		}
+		if ctyp != 'p' {
+			return fmt.Errorf("%w: expected a password message, got %q", ErrProtocol, ctyp)
+		}
+		up.w.Frame(ctyp, cbody)
+		if err := up.w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// injectAuth logs in upstream with the configured credentials. The client
+// is not asked for a password: who it is comes from the kernel.
+func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
+	var pw string
+	getPassword := func() error {
+		if pw != "" {
+			return nil
+		}
+		var err error
+		pw, err = password(ctx, h.opts.Credentials)
+		return err
+	}
+	var scram *scramClient
+	for {
+		typ, body, err := up.r.Next()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'E':
+			return &upstreamError{decodeError(body)}
+		case 'R':
+		case 'v':
+			continue
+		default:
+			return fmt.Errorf("%w: unexpected message %q from the upstream during authentication", ErrProtocol, typ)
+		}
+		m, err := authRequest(body)
+		if err != nil {
+			return err
+		}
+		var reply pgproto3.FrontendMessage
+		switch m := m.(type) {
+		case *pgproto3.AuthenticationOk:
+			return nil
+		case *pgproto3.AuthenticationCleartextPassword:
+			if h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+				return fmt.Errorf("%w: the upstream asks for a cleartext password over an unencrypted connection; set tls: require or verify-full", errUnsupported)
+			}
+			if err := getPassword(); err != nil {
+				return err
+			}
+			reply = &pgproto3.PasswordMessage{Password: pw}
+		case *pgproto3.AuthenticationMD5Password:
+			if err := getPassword(); err != nil {
+				return err
+			}
+			reply = &pgproto3.PasswordMessage{Password: md5Password(user, pw, m.Salt)}
+		case *pgproto3.AuthenticationSASL:
+			if !contains(m.AuthMechanisms, scramMechanism) {
+				return fmt.Errorf("%w: the upstream offers no supported SASL mechanism (%v)", errUnsupported, m.AuthMechanisms)
+			}
+			if err := getPassword(); err != nil {
+				return err
+			}
+			if scram, err = newSCRAMClient(pw); err != nil {
+				return err
+			}
+			reply = &pgproto3.SASLInitialResponse{AuthMechanism: scramMechanism, Data: scram.first()}
+		case *pgproto3.AuthenticationSASLContinue:
+			if scram == nil {
+				return fmt.Errorf("%w: SASL continue before SASL start", ErrProtocol)
+			}
+			final, err := scram.final(m.Data)
+			if err != nil {
+				return err
+			}
+			reply = &pgproto3.SASLResponse{Data: final}
+		case *pgproto3.AuthenticationSASLFinal:
+			if scram == nil {
+				return fmt.Errorf("%w: SASL final before SASL start", ErrProtocol)
+			}
+			if err := scram.verify(m.Data); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := up.w.Send(reply.(interface {
+			Encode([]byte) ([]byte, error)
+		})); err != nil {
+			return err
+		}
+		if err := up.w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// afterAuth relays ParameterStatus, notices and BackendKeyData (replaced
+// by a key of our own) up to ReadyForQuery.
+func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
+	if h.opts.Auth == config.AuthInject {
+		if err := c.w.Send(&pgproto3.AuthenticationOk{}); err != nil {
+			return err
+		}
+	}
+	for {
+		typ, body, err := up.r.Next()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'K':
+			var k pgproto3.BackendKeyData
+			if err := k.Decode(body); err != nil {
+				return fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
+			up.key = &cancelKey{pid: k.ProcessID, secret: append([]byte(nil), k.SecretKey...)}
+			ck := h.deps.Cancels.register(cancelEntry{
+				identity: s.Identity, session: s.ID, dst: s.Dst, upstream: *up.key, started: time.Now(),
+			})
+			up.clientKey = ck
+			if err := c.w.Send(&pgproto3.BackendKeyData{ProcessID: uint32(ck >> 32), SecretKey: binary.BigEndian.AppendUint32(nil, uint32(ck))}); err != nil {
+				return err
+			}
+		case 'E':
+			e := decodeError(body)
+			_ = c.w.Send(e)
+			_ = c.w.Flush()
+			return &upstreamError{e}
+		case 'Z':
+			c.w.Frame(typ, body)
+			return c.w.Flush()
+		default: // 'S' ParameterStatus, 'N' NoticeResponse
+			c.w.Frame(typ, body)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

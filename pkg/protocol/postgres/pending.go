@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// pending is a request forwarded upstream whose response has not been
+// seen yet. The upstream answers requests in order, so a FIFO of them says
+// which request each response belongs to.
+type pending struct {
+	kind byte // the client message: 'Q' (simple query), 'P', 'B', 'D', 'E', 'C', 'S'
+	// denied is set when the request was replaced by one that fails: the
+	// upstream's error is replaced with this one.
+	denied *pgproto3.ErrorResponse
+	// stmts are the audited statements (Q: each statement of the query;
+	// P and E: one).
+	stmts []*audited
+	next  int // Q: index of the statement whose result comes next
+}
+
+// audited is one statement's audit record, completed by its response.
+type audited struct {
+	st       *sqlclass.Statement // shared with the classifier's cache: read-only
+	dec      policy.Decision
+	phase    string // "query", "parse" or "execute"
+	name     string // prepared statement (parse, execute)
+	params   []string
+	start    time.Time
+	duration time.Duration
+	rows     int64
+	hasRows  bool
+	err      *pgproto3.ErrorResponse
+	note     string // why a statement did not run
+}
+
+// queue is the FIFO of pending requests; the client side pushes, the
+// upstream side pops.
+type queue struct {
+	mu    sync.Mutex
+	items []*pending
+	head  int
+}
+
+func (q *queue) push(p *pending) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+}
+
+// front returns the oldest pending request, or nil.
+func (q *queue) front() *pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return nil
+	}
+	return q.items[q.head]
+}
+
+// pop removes the oldest pending request.
+func (q *queue) pop() *pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return nil
+	}
+	p := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return p
+}
+
+// drain removes and returns everything still pending.
+func (q *queue) drain() []*pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := append([]*pending(nil), q.items[q.head:]...)
+	q.items, q.head = nil, 0
+	return out
+}

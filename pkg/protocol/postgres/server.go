@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// pump copies upstream messages to the client, matching each response to
+// its pending request: it completes audits, replaces the errors of denied
+// requests, and tracks what the client cannot tell us (search_path
+// reported by the server).
+func (ss *session) pump() error {
+	up, c := ss.up, ss.c
+	var done []*audited
+	for {
+		typ, n, err := up.r.Header(true)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'D', 'd', 'T', 't', 'G', 'H', 'A', 'N', 'W', 'V':
+			// Rows, COPY data, descriptions and notifications: streamed.
+			if typ == 'T' || typ == 't' {
+				ss.describeDone(typ)
+			}
+			if err := up.r.Copy(c.w, typ, n); err != nil {
+				return err
+			}
+		default:
+			body, err := up.r.Body(n)
+			if err != nil {
+				return err
+			}
+			done = ss.response(typ, body, done)
+		}
+		if up.r.Buffered() == 0 {
+			if err := c.w.Flush(); err != nil {
+				return err
+			}
+			if len(done) > 0 {
+				ss.emit(done)
+				clear(done)
+				done = done[:0]
+			}
+		}
+	}
+}
+
+// describeDone pops a Describe answered by RowDescription (a Describe of
+// a statement answers ParameterDescription first, then this).
+func (ss *session) describeDone(typ byte) {
+	if typ == 'T' {
+		if p := ss.q.front(); p != nil && p.kind == 'D' {
+			ss.q.pop()
+		}
+	}
+}
+
+// response handles one decoded upstream message and writes what the
+// client gets. Completed audits are appended to done.
+func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
+	c := ss.c
+	switch typ {
+	case 'C', 'I', 's': // CommandComplete, EmptyQueryResponse, PortalSuspended
+		if p := ss.q.front(); p != nil {
+			switch p.kind {
+			case 'Q':
+				if p.next < len(p.stmts) {
+					a := p.stmts[p.next]
+					p.next++
+					complete(a, typ, body)
+					ss.confirmed.add(effect{st: a.st})
+				}
+			case 'E':
+				ss.q.pop()
+				complete(p.stmts[0], typ, body)
+				if typ != 's' {
+					ss.confirmed.add(effect{st: p.stmts[0].st})
+				}
+				done = append(done, p.stmts[0])
+			}
+		}
+	case '1', '2', '3', 'n': // ParseComplete, BindComplete, CloseComplete, NoData
+		if p := ss.q.pop(); p != nil && p.kind == 'P' && len(p.stmts) > 0 {
+			a := p.stmts[0]
+			a.duration = time.Since(a.start)
+			if a.name != "" {
+				ss.confirmed.add(effect{st: a.st, prepared: a.name})
+			}
+			done = append(done, a)
+		}
+	case 'E':
+		ss.hadError = true
+		if p := ss.q.front(); p != nil {
+			e := decodeError(body)
+			if p.denied != nil {
+				e = p.denied
+				if err := c.w.Send(e); err != nil {
+					return done
+				}
+				body = nil
+			}
+			done = ss.failed(p, e, done)
+		}
+	case 'Z':
+		if len(body) == 1 {
+			ss.confirmed.add(effect{rfq: body[0], hadError: ss.hadError})
+		}
+		ss.hadError = false
+		for {
+			p := ss.q.pop()
+			if p == nil {
+				break
+			}
+			if p.kind == 'Q' {
+				done = append(done, p.stmts...)
+			}
+			if p.kind == 'Q' || p.kind == 'S' {
+				break
+			}
+		}
+	case 'S':
+		var m pgproto3.ParameterStatus
+		if m.Decode(body) == nil && m.Name == "search_path" {
+			v := m.Value
+			ss.reportedPath.Store(&v)
+		}
+	}
+	if body != nil || typ != 'E' {
+		c.w.Frame(typ, body)
+	}
+	return done
+}
+
+// failed records an error on the request it answers. In the extended
+// protocol the server then skips everything up to Sync, so the requests
+// in between are dropped.
+func (ss *session) failed(p *pending, e *pgproto3.ErrorResponse, done []*audited) []*audited {
+	switch p.kind {
+	case 'Q':
+		if p.denied != nil {
+			// Every statement already carries the denial.
+			p.next = len(p.stmts)
+			return done
+		}
+		if p.next < len(p.stmts) {
+			a := p.stmts[p.next]
+			a.err, a.duration = e, time.Since(a.start)
+			p.next++
+			for _, rest := range p.stmts[p.next:] {
+				rest.note = "not run: an earlier statement of the same query failed"
+			}
+		}
+	case 'S':
+		// An error at Sync (a deferred constraint at commit): nothing to pop.
+	default:
+		ss.q.pop()
+		if len(p.stmts) > 0 {
+			a := p.stmts[0]
+			if a.err == nil {
+				a.err = e
+			}
+			a.duration = time.Since(a.start)
+			done = append(done, a)
+		}
+		for {
+			next := ss.q.front()
+			if next == nil || next.kind == 'S' || next.kind == 'Q' {
+				break
+			}
+			ss.q.pop()
+		}
+	}
+	return done
+}
+
+// complete records a statement's result from its CommandComplete tag.
+func complete(a *audited, typ byte, body []byte) {
+	a.duration = time.Since(a.start)
+	if typ != 'C' {
+		return
+	}
+	tag := bytes.TrimRight(body, "\x00")
+	if i := bytes.LastIndexByte(tag, ' '); i >= 0 {
+		if n, err := strconv.ParseInt(string(tag[i+1:]), 10, 64); err == nil {
+			a.rows, a.hasRows = n, true
+		}
+	}
+}

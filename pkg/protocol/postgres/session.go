@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// maxPrepared bounds the prepared statements and portals a session may
+// hold, so a client cannot grow the inspector's memory without limit.
+const maxPrepared = 10000
+
+// session is one logged-in client session.
+type session struct {
+	h  *Handler
+	s  *protocol.Session
+	c  *conn
+	up *upstream
+	q  queue
+
+	// Client side only.
+	sql     *sqlclass.Session
+	stmts   map[string]*prepared
+	portals map[string]*portal
+	discard bool // after a denial in the extended protocol: skip to Sync
+
+	// confirmed are effects the server confirmed, for the client side.
+	confirmed effects
+	// hadError: an ErrorResponse came since the last ReadyForQuery
+	// (upstream side only).
+	hadError bool
+
+	// reportedPath is a search_path the upstream reported in a
+	// ParameterStatus; the client side applies it before the next statement.
+	reportedPath atomic.Pointer[string]
+}
+
+// prepared is a protocol-level prepared statement.
+type prepared struct {
+	st *sqlclass.Statement
+}
+
+// portal is a bound statement.
+type portal struct {
+	stmt   *prepared
+	name   string // statement name
+	params []string
+}
+
+// run inspects the session until either side closes.
+func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
+	defer h.deps.Cancels.remove(up.clientKey)
+	c.r.SetMax(int(h.opts.MaxMessageSize))
+	up.r.SetMax(int(h.opts.MaxMessageSize))
+	path := h.opts.SearchPath
+	if v, ok := searchPathOption(up.params["options"]); ok {
+		path = sqlclass.ParseSearchPath(v)
+	}
+	ss := &session{
+		h: h, s: s, c: c, up: up,
+		sql:     sqlclass.NewSession(up.user, path),
+		stmts:   map[string]*prepared{},
+		portals: map[string]*portal{},
+	}
+	pumpErr := make(chan error, 1)
+	go func() {
+		err := ss.pump()
+		// The upstream is gone: unblock the client side.
+		closeQuietly(c.conn)
+		pumpErr <- err
+	}()
+	err := ss.serveClient()
+	if err != nil && errors.Is(err, ErrProtocol) {
+		// Stop the upstream side first, so the FATAL is the last thing
+		// the client reads.
+		closeQuietly(up.conn.conn)
+		<-pumpErr
+		h.protocolError(c, err)
+		closeQuietly(c.conn)
+		ss.flushAudits(ss.q.drain(), "session ended: "+err.Error())
+		return err
+	}
+	closeQuietly(up.conn.conn)
+	perr := <-pumpErr
+	ss.flushAudits(ss.q.drain(), "session ended before the statement completed")
+	if err == nil || isClosed(err) {
+		if perr != nil && !isClosed(perr) {
+			return perr
+		}
+		return nil
+	}
+	return err
+}
+
+// isClosed reports errors that only mean a side closed the connection.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}

@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Startup packet codes.
+const (
+	codeSSLRequest    = 80877103
+	codeGSSENCRequest = 80877104
+	codeCancelRequest = 80877102
+	protocol30        = 3 << 16
+)
+
+// startup is what the client asked for in its StartupMessage.
+type startup struct {
+	minor  uint16
+	params map[string]string
+	// unknown lists protocol options (_pq_.*) the inspector does not
+	// support, reported back with NegotiateProtocolVersion.
+	unknown []string
+}
+
+// parseStartup decodes a StartupMessage body (after the length word).
+func parseStartup(body []byte) (*startup, error) {
+	if len(body) < 4 {
+		return nil, fmt.Errorf("%w: startup packet too short", ErrProtocol)
+	}
+	v := binary.BigEndian.Uint32(body)
+	if v>>16 != 3 {
+		return nil, fmt.Errorf("%w: unsupported frontend protocol %d.%d: server supports 3.0", ErrProtocol, v>>16, v&0xffff)
+	}
+	var m pgproto3.StartupMessage
+	if err := m.Decode(body); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	s := &startup{minor: uint16(v & 0xffff), params: map[string]string{}}
+	for k, val := range m.Parameters {
+		if strings.HasPrefix(k, "_pq_.") {
+			s.unknown = append(s.unknown, k)
+			continue
+		}
+		s.params[k] = val
+	}
+	if s.params["user"] == "" {
+		return nil, fmt.Errorf("%w: no PostgreSQL user name specified in startup packet", ErrProtocol)
+	}
+	if s.params["database"] == "" {
+		s.params["database"] = s.params["user"]
+	}
+	return s, nil
+}
+
+// searchPathOption extracts a search_path setting from a startup "options"
+// value (-c search_path=x, --search_path=x): the last one, as the server
+// applies them in order.
+// Backslash escapes a space, as PostgreSQL parses it.
+func searchPathOption(options string) (string, bool) {
+	args := splitOptions(options)
+	found, ok := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		var kv string
+		switch {
+		case a == "-c" && i+1 < len(args):
+			i++
+			kv = args[i]
+		case strings.HasPrefix(a, "-c"):
+			kv = a[2:]
+		case strings.HasPrefix(a, "--"):
+			kv = a[2:]
+		default:
+			continue
+		}
+		k, v, isKV := strings.Cut(kv, "=")
+		if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == "search_path" {
+			found, ok = v, true // the last setting wins, as in the server
+		}
+	}
+	return found, ok
+}
+
+// splitOptions splits on unescaped whitespace, removing backslash escapes.
+func splitOptions(s string) []string {
+	var out []string
+	var cur strings.Builder
+	esc, in := false, false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc, in = false, true
+		case r == '\\':
+			esc = true
+		case r == ' ' || r == '\t' || r == '\n':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+package sqlclass
+
+// Kind is what a statement does, by its worst effect.
+type Kind string
+
+// Statement kinds. Their order of severity is given by [Kind.Severity];
+// a statement that does several things has the kind of the worst of them.
+const (
+	KindEmpty       Kind = "empty"        // nothing but comments / whitespace
+	KindShow        Kind = "show"         // SHOW
+	KindSet         Kind = "set"          // SET, RESET, SET ROLE..., set_config() alone
+	KindTransaction Kind = "transaction"  // BEGIN, COMMIT, ROLLBACK, SAVEPOINT...
+	KindUtility     Kind = "utility"      // LISTEN, NOTIFY, DISCARD, DEALLOCATE, CHECKPOINT, LOCK...
+	KindExplain     Kind = "explain"      // EXPLAIN without ANALYZE (nothing runs)
+	KindPrepare     Kind = "prepare"      // PREPARE whose body is no worse than this
+	KindExecute     Kind = "execute"      // EXECUTE of an unknown prepared statement
+	KindSelect      Kind = "select"       // reads (SELECT, VALUES, TABLE, FETCH, DECLARE CURSOR)
+	KindCopyTo      Kind = "copy_to"      // COPY ... TO STDOUT
+	KindCall        Kind = "call"         // CALL, or a function that is not a known built-in
+	KindInsert      Kind = "insert"       // INSERT
+	KindCopyFrom    Kind = "copy_from"    // COPY ... FROM STDIN
+	KindUpdate      Kind = "update"       // UPDATE, SELECT ... FOR UPDATE is still select
+	KindMerge       Kind = "merge"        // MERGE
+	KindDelete      Kind = "delete"       // DELETE
+	KindTruncate    Kind = "truncate"     // TRUNCATE
+	KindDDL         Kind = "ddl"          // CREATE/ALTER/DROP..., SELECT INTO, CREATE TABLE AS
+	KindGrant       Kind = "grant"        // GRANT, REVOKE, ALTER DEFAULT PRIVILEGES, role DDL
+	KindDo          Kind = "do"           // DO blocks (arbitrary code)
+	KindDangerous   Kind = "dangerous"    // calls a function on the dangerous list; LOAD, ALTER SYSTEM
+	KindCopyFile    Kind = "copy_file"    // COPY to/from a server-side file
+	KindCopyProgram Kind = "copy_program" // COPY ... PROGRAM
+	KindUnparseable Kind = "unparseable"  // the parser refused the text
+)
+
+// Relation is a table, view or sequence a statement touches. Schema is
+// always set: names written unqualified are resolved through the session's
+// search_path (see [Session.SearchPath]); Qualified says whether the text
+// named the schema itself.
+type Relation struct {
+	Schema    string
+	Name      string
+	Qualified bool
+}
+
+// String returns schema.name.
+func (r Relation) String() string { return r.Schema + "." + r.Name }
+
+// Function is a function or procedure a statement calls. Schema is "" when
+// the text did not qualify the name. Names are folded as PostgreSQL folds
+// them (unquoted identifiers lower-cased).
+type Function struct {
+	Schema string
+	Name   string
+}
+
+// String returns schema.name, or name when unqualified.
+func (f Function) String() string {
+	if f.Schema == "" {
+		return f.Name
+	}
+	return f.Schema + "." + f.Name
+}
+
+// Statement is the classification of one SQL statement.
+type Statement struct {
+	// Text is the statement's own text, cut from the query string.
+	Text string
+	// Kind is the worst effect (see [Kind.Severity]).
+	Kind Kind
+	// Command is the statement's command tag as PostgreSQL would name it
+	// ("SELECT", "CREATE TABLE", "EXPLAIN", ...), for events.
+	Command string
+	// Reads and Writes are the relations read and written (deduplicated,
+	// in order of first appearance). A relation both read and written
+	// appears in both.
+	Reads  []Relation
+	Writes []Relation
+	// Functions are the functions called (deduplicated), Dangerous the
+	// subset on the dangerous list.
+	Functions []Function
+	Dangerous []Function
+	// Error says why a statement is KindUnparseable.
+	Error string
+	// Effects that change the session the classifier tracks:
+	SetSearchPath *[]string // SET/RESET search_path, set_config('search_path', ...): the new path
+	Prepares      string    // PREPARE name: the name (its body is classified into Reads/Writes/Kind)
+	Deallocates   string    // DEALLOCATE name ("*" for ALL)
+	Executes      string    // EXECUTE name
+	// SetLocalSearchPath is the path set by SET LOCAL search_path or
+	// set_config('search_path', ..., true): in force until the
+	// transaction ends.
+	SetLocalSearchPath *[]string
+	// CreatesTemp are the temporary relations the statement creates
+	// (CREATE TEMP TABLE/VIEW/SEQUENCE, SELECT INTO TEMP, a rename of a
+	// temporary relation); DropsTemp the session's temporary relations
+	// it drops or renames away ("*" for all: DISCARD TEMP, DISCARD ALL).
+	CreatesTemp []string
+	DropsTemp   []string
+	// Transaction is the transaction control the statement does (BEGIN,
+	// COMMIT, ROLLBACK, SAVEPOINT...), Savepoint the savepoint it names.
+	Transaction TxOp
+	Savepoint   string
+}
