@@ -22,8 +22,8 @@ const (
 	// DBLogin: a database session logged in upstream (or failed to).
 	DBLogin = "db.login"
 	// DBCancel: a cancel request was routed (or refused).
-	DBCancel = "db.cancel"
-	JobRefused         = "job.refused"
+	DBCancel   = "db.cancel"
+	JobRefused = "job.refused"
 	// TargetResolveFailed: a target's host name did not resolve.
 	TargetResolveFailed = "target.resolve_failed"
 	// DaemonError: an operational error outside the request path.

@@ -20,8 +20,8 @@ type upstream struct {
 	*conn
 	user, database string
 	params         map[string]string // the startup parameters sent upstream
-	key            *cancelKey // the upstream's BackendKeyData
-	clientKey      uint64     // the key the client got from us (registry key)
+	key            *cancelKey        // the upstream's BackendKeyData
+	clientKey      uint64            // the key the client got from us (registry key)
 }
 
 // login connects upstream, authenticates both legs and relays the
