@@ -23,6 +23,7 @@ func init() {
 type Logger struct {
 	z    zerolog.Logger
 	file *os.File
+	buf  *bufferedWriter // nil when unbuffered
 }
 
 // Options configure a Logger.
@@ -30,6 +31,8 @@ type Options struct {
 	Format string // "json" (default) or "text" (human-readable, for terminals)
 	Level  string // "debug", "info" (default), "warn", "error"
 	File   string // also append events to this file (created 0600)
+	// Buffered batches writes (see bufferedWriter); Close flushes.
+	Buffered bool
 }
 
 // New returns a Logger writing to w and, if set, to opts.File.
@@ -45,6 +48,10 @@ func New(w io.Writer, opts Options) (*Logger, error) {
 		writers = append(writers, f)
 	}
 	var out io.Writer = &lockedWriter{w: zerolog.MultiLevelWriter(writers...)}
+	if opts.Buffered {
+		l.buf = newBufferedWriter(out)
+		out = l.buf
+	}
 	if opts.Format == "text" {
 		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
 	}
@@ -80,8 +87,19 @@ func (l *Logger) Error(err error, msg string) {
 	l.z.Error().Str("event", DaemonError).Err(err).Msg(msg)
 }
 
-// Close closes the log file, if any.
+// Flush writes out buffered events.
+func (l *Logger) Flush() error {
+	if l.buf != nil {
+		return l.buf.Flush()
+	}
+	return nil
+}
+
+// Close writes out buffered events and closes the log file, if any.
 func (l *Logger) Close() error {
+	if l.buf != nil {
+		_ = l.buf.Close()
+	}
 	if l.file != nil {
 		return l.file.Close()
 	}

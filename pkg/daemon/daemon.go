@@ -59,7 +59,9 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 	if err != nil {
 		return err
 	}
-	log, err := audit.New(stdout, audit.Options{Format: string(cfg.Log.Format), Level: string(cfg.Log.Level), File: cfg.Log.File})
+	log, err := audit.New(stdout, audit.Options{
+		Format: string(cfg.Log.Format), Level: string(cfg.Log.Level), File: cfg.Log.File, Buffered: true,
+	})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ targets:
   - name: orders-db
     protocol: postgres
     address: {{.PG}}
+    postgres:
+      client_tls: { cert_file: {{.Dir}}/client-tls.crt, key_file: {{.Dir}}/client-tls.key }
   - name: orders-inject
     protocol: postgres
     address: {{.PGTLS}}
@@ -122,6 +125,7 @@ func newPGWorld(t *testing.T) *pgWorld {
 	e.vars["CA"] = w.pgTLS.CAFile
 	write(t, filepath.Join(e.dir, "etl.password"), etlPassword+"\n")
 	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), pgPolicy)
+	writeSelfSigned(t, filepath.Join(e.dir, "client-tls.crt"), filepath.Join(e.dir, "client-tls.key"))
 	e.start(e.writeConfig(pgConfig))
 	return w
 }
@@ -293,6 +297,80 @@ func TestPostgresPsql(t *testing.T) {
 		}
 	})
 
+	t.Run("SQL PREPARE and EXECUTE", func(t *testing.T) {
+		script := "PREPARE by_id(int) AS SELECT amount FROM sales.orders WHERE id = $1;\nEXECUTE by_id(2);\nPREPARE wipe AS DELETE FROM prod.accounts;\nEXECUTE by_id(1);\n"
+		r := w.psql(t, w.pg, "etl", etlPassword, script, "-At")
+		if strings.Fields(r.stdout)[0] != "PREPARE" || !strings.Contains(r.stdout, "250") || !strings.Contains(r.stdout, "100") {
+			t.Errorf("stdout: %q", r.stdout)
+		}
+		if !strings.Contains(r.stderr, "permission denied by sluice") {
+			t.Errorf("PREPARE of a DELETE was not refused: %q", r.stderr)
+		}
+		ev := w.queryEvent(t, "EXECUTE by_id(2)")
+		if ev.str("kind") != "select" || ev.str("decision") != "allow" {
+			t.Errorf("EXECUTE event = %v", ev)
+		}
+	})
+
+	t.Run("LISTEN and NOTIFY", func(t *testing.T) {
+		r := w.psql(t, w.pg, "etl", etlPassword, "LISTEN jobs;\nNOTIFY jobs, 'done';\nSELECT 1;\n", "-At")
+		if !strings.Contains(r.stdout, `Asynchronous notification "jobs" with payload "done" received`) {
+			t.Errorf("no notification: %+v", r)
+		}
+	})
+
+	t.Run("a million rows stream through", func(t *testing.T) {
+		r := w.psql(t, w.pg, "etl", etlPassword, "", "-At", "-c", "SELECT g, md5(g::text) FROM generate_series(1, 1000000) g")
+		if r.code != 0 || strings.Count(r.stdout, "\n") != 1000000 {
+			t.Fatalf("exit %d, %d lines, stderr %s", r.code, strings.Count(r.stdout, "\n"), r.stderr)
+		}
+		ev := w.queryEvent(t, "SELECT g, md5(g::text) FROM generate_series(1, 1000000) g")
+		if ev.num("rows") != 1000000 {
+			t.Errorf("event rows = %v", ev["rows"])
+		}
+	})
+
+	t.Run("psql cancels a long pg_sleep on SIGINT", func(t *testing.T) {
+		args := []string{"--control", w.socket(), "run", "--identity", "legacy-etl", "--",
+			"/usr/bin/psql", "-X", "-h", w.pg.Host, "-p", fmt.Sprint(w.pg.Port), "-U", "etl", "-d", "orders", "-c", "SELECT pg_sleep(30)"}
+		cmd := exec.Command(filepath.Join(binDir, "sluice"), args...)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+etlPassword, "PGSSLMODE=disable")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.daemon.waitEvent(t, "pg_sleep in flight", func(ev event) bool {
+			return ev.str("event") == "db.login" && ev.num("pid") == float64(cmd.Process.Pid)
+		})
+		time.Sleep(300 * time.Millisecond)
+		start := time.Now()
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		if !strings.Contains(errb.String(), "canceling statement due to user request") || time.Since(start) > 10*time.Second {
+			t.Errorf("psql: %q after %v", errb.String(), time.Since(start))
+		}
+		noSleepers(t, w.pg)
+	})
+
+	t.Run("client TLS for sslmode=require", func(t *testing.T) {
+		env := []string{"PGPASSWORD=" + etlPassword, "PGSSLMODE=require"}
+		r := w.job(t, "legacy-etl", env, "", "/usr/bin/psql", "-X", "-At", "-h", w.pg.Host, "-p", fmt.Sprint(w.pg.Port),
+			"-U", "etl", "-d", "orders", "-c", "SELECT count(*) FROM sales.orders", "-c", `\conninfo`)
+		if r.code != 0 || !strings.Contains(r.stdout, "SSL connection") || !strings.HasPrefix(r.stdout, "3\n") {
+			t.Fatalf("psql: %+v", r)
+		}
+	})
+
+	t.Run("inject rewrites the database", func(t *testing.T) {
+		env := []string{"PGPASSWORD=wrong", "PGSSLMODE=disable"}
+		r := w.job(t, "legacy-etl", env, "", "/usr/bin/psql", "-X", "-At", "-h", w.pgTLS.Host, "-p", fmt.Sprint(w.pgTLS.Port),
+			"-U", "nobody", "-d", "not_a_database", "-c", "SELECT current_database()")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "orders" {
+			t.Fatalf("psql: %+v", r)
+		}
+	})
+
 	t.Run("unparseable statement is refused", func(t *testing.T) {
 		r := w.psql(t, w.pg, "etl", etlPassword, "", "-c", "SELEC * FROM sales.orders")
 		if r.code == 0 || !strings.Contains(r.stderr, "could not be parsed") {
@@ -362,4 +440,45 @@ func TestPostgresDrivers(t *testing.T) {
 		}
 		noSleepers(t, w.pg)
 	})
+}
+
+func TestPostgresPgbench(t *testing.T) {
+	w := newPGWorld(t)
+	// pgbench's tables are created directly (DDL would be refused through
+	// sluice); the job only runs the benchmark.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	initCmd, err := w.pg.Command(ctx, "pgbench", "-i", "-q", "-s", "1", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	if _, err := w.pg.Exec("orders", "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO etl"); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PGPASSWORD=" + etlPassword, "PGSSLMODE=disable"}
+	bench := func(args ...string) jobResult {
+		argv := append([]string{"/usr/bin/pgbench", "-n", "-h", w.pg.Host, "-p", fmt.Sprint(w.pg.Port), "-U", "etl"}, args...)
+		return w.job(t, "legacy-etl", env, "", append(argv, "orders")...)
+	}
+	for _, mode := range []string{"simple", "extended", "prepared"} {
+		t.Run("select-only "+mode, func(t *testing.T) {
+			r := bench("-S", "-M", mode, "-c", "4", "-j", "2", "-t", "250")
+			if r.code != 0 || !strings.Contains(r.stdout, "number of transactions actually processed: 1000/1000") {
+				t.Fatalf("pgbench: %+v", r)
+			}
+		})
+		t.Run("tpcb-like "+mode+" is refused", func(t *testing.T) {
+			r := bench("-M", mode, "-c", "1", "-t", "5")
+			if r.code == 0 || !strings.Contains(r.stderr, "permission denied by sluice") {
+				t.Fatalf("pgbench: %+v", r)
+			}
+		})
+	}
+	out, _ := w.pg.Exec("orders", "SELECT count(*) FROM pgbench_history")
+	if strings.TrimSpace(out) != "0" {
+		t.Errorf("refused transactions wrote history: %q", out)
+	}
 }

@@ -61,13 +61,24 @@ func (c *Classifier) classifyCached(sess *Session, query string) []Statement {
 		stmts, _ := c.classifyText(sess, query)
 		return stmts
 	}
-	key := cacheKey{state: sess.stateKey(), text: query}
+	state := sess.stateKey()
+	key := cacheKey{state: state, text: query}
 	if stmts, ok := c.cache.get(key); ok {
 		return stmts
 	}
+	shape := cacheKey{state: state, text: shapeKey(query)}
+	if shape.text != "" {
+		if stmts, ok := c.cache.get(shape); ok {
+			return withText(stmts, query)
+		}
+	}
 	stmts, cacheable := c.classifyText(sess, query)
 	if cacheable {
-		c.cache.put(key, stmts)
+		if shape.text != "" && shapeSafe(stmts) {
+			c.cache.put(shape, stmts)
+		} else {
+			c.cache.put(key, stmts)
+		}
 	}
 	return stmts
 }
