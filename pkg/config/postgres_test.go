@@ -50,6 +50,22 @@ targets:
 	}
 }
 
+func TestDangerousFunctionsEmptyMeansNone(t *testing.T) {
+	c, err := Parse("sluice.yaml", []byte(`
+targets:
+  - name: db
+    protocol: postgres
+    address: 127.0.0.2:5432
+    postgres: {dangerous_functions: []}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Targets[0].Postgres.DangerousFunctions; got == nil || len(got) != 0 {
+		t.Errorf("dangerous_functions: [] decoded as %#v, want an empty non-nil list", got)
+	}
+}
+
 func TestPostgresTargetErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -127,7 +143,7 @@ targets:
 				{"sluice.yaml:7: targets[0].postgres.auth: ", "must be one of passthrough, inject"},
 				{"sluice.yaml:8: targets[0].postgres.tls: ", "must be one of disable, require, verify-full"},
 				{"sluice.yaml:9: targets[0].postgres.max_message_size: ", "must be between"},
-				{"sluice.yaml:10: targets[0].postgres.dangerous_functions[0]: ", "invalid glob"},
+				{"sluice.yaml:10: targets[0].postgres.dangerous_functions[0]: ", "invalid function glob"},
 				{"sluice.yaml:11: targets[0].postgres.client_tls: ", "cert_file and key_file go together"},
 			},
 		},
@@ -141,6 +157,24 @@ targets:
     postgres: {tls: require, ca_file: /etc/ca.pem}
 `,
 			want: []wantErr{{"sluice.yaml:6: targets[0].postgres.ca_file: ", "only used with tls: verify-full"}},
+		},
+		{
+			name: "user with inject and an empty function glob",
+			yaml: `
+targets:
+  - name: db
+    protocol: postgres
+    address: 127.0.0.2:5432
+    postgres:
+      auth: inject
+      credentials: {username: etl, password_env: DB_PASSWORD}
+      user: someone
+      dangerous_functions: [""]
+`,
+			want: []wantErr{
+				{"sluice.yaml:9: targets[0].postgres.user: ", "not used with auth: inject"},
+				{"sluice.yaml:10: targets[0].postgres.dangerous_functions[0]: ", "invalid function glob"},
+			},
 		},
 		{
 			name: "misspelt key",

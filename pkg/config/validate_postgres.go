@@ -43,11 +43,20 @@ func (v *validator) postgres(item string, t *Target) {
 			v.errorf(fmt.Sprintf("%s.search_path[%d]", base, i), "empty schema name")
 		}
 	}
+	if v.present(base+".dangerous_functions") && p.DangerousFunctions == nil {
+		p.DangerousFunctions = []string{} // written as []: no function is dangerous
+	}
 	for i, g := range p.DangerousFunctions {
 		k := fmt.Sprintf("%s.dangerous_functions[%d]", base, i)
-		if _, err := path.Match(g, ""); err != nil && !v.skip(k) {
-			v.errorf(k, "invalid glob %q: %v", g, err)
+		if v.skip(k) {
+			continue
 		}
+		if _, err := path.Match(g, ""); err != nil || g == "" || strings.HasSuffix(g, ".") || strings.HasPrefix(g, ".") {
+			v.errorf(k, "invalid function glob %q: write name or schema.name (globs allowed)", g)
+		}
+	}
+	if p.Auth == AuthInject && p.User != "" && !v.skip(base+".user") {
+		v.errorf(base+".user", "not used with auth: inject; the upstream user is credentials.username")
 	}
 	v.credentials(base, p)
 }

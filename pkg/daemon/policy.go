@@ -65,6 +65,14 @@ func Check(path string) error {
 	if err != nil {
 		return err
 	}
+	// Build each inspector once: certificates, CA files and function globs
+	// are read and checked as they would be at start.
+	d := &Daemon{}
+	for _, t := range cfg.Targets {
+		if _, err := d.handler(t); err != nil {
+			return err
+		}
+	}
 	_, err = loadPolicies(cfg)
 	return err
 }

@@ -38,6 +38,7 @@ targets:
     address: {{.PG}}
     postgres:
       client_tls: { cert_file: {{.Dir}}/client-tls.crt, key_file: {{.Dir}}/client-tls.key }
+      max_message_size: 1048576
   - name: orders-inject
     protocol: postgres
     address: {{.PGTLS}}
@@ -368,6 +369,18 @@ func TestPostgresPsql(t *testing.T) {
 			"-U", "nobody", "-d", "not_a_database", "-c", "SELECT current_database()")
 		if r.code != 0 || strings.TrimSpace(r.stdout) != "orders" {
 			t.Fatalf("psql: %+v", r)
+		}
+	})
+
+	t.Run("a message over max_message_size ends the session with FATAL 54000", func(t *testing.T) {
+		big := "SELECT '" + strings.Repeat("x", 2<<20) + "';\n"
+		r := w.psql(t, w.pg, "etl", etlPassword, big, "-At", "-v", "VERBOSITY=verbose")
+		if r.code == 0 || !strings.Contains(r.stderr, "FATAL:  54000") || !strings.Contains(r.stderr, "the limit is 1048576") {
+			t.Fatalf("psql: code %d, stderr %.500s", r.code, r.stderr)
+		}
+		r = w.psql(t, w.pg, "etl", etlPassword, "", "-At", "-c", "SELECT 1")
+		if strings.TrimSpace(r.stdout) != "1" {
+			t.Errorf("next session: %+v", r)
 		}
 	})
 

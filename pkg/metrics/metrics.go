@@ -37,7 +37,8 @@ type Metrics struct {
 	// StatementSeconds is the time from forwarding a statement to its
 	// completion upstream: target.
 	StatementSeconds *prometheus.HistogramVec
-	// ProtocolErrors counts sessions ended by bad client input: target, reason.
+	// ProtocolErrors counts sessions ended by a protocol violation or an
+	// unsupported feature: target, reason.
 	ProtocolErrors *prometheus.CounterVec
 }
 
@@ -85,7 +86,7 @@ func New() *Metrics {
 		}, []string{"target"}),
 		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_protocol_errors_total",
-			Help: "Sessions ended because a client broke the protocol, by target and reason (too_large, malformed, unsupported).",
+			Help: "Sessions ended by a protocol violation or an unsupported feature on either side, by target and reason (too_large, malformed, unsupported).",
 		}, []string{"target", "reason"}),
 	}
 	m.Registry.MustRegister(m.Connections, m.Active, m.Bytes, m.RecordMisses, m.ConfigReloads,

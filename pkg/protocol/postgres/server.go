@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -30,6 +31,9 @@ func (ss *session) pump() error {
 				return err
 			}
 		default:
+			if n > up.r.Max() {
+				return fmt.Errorf("%w: the upstream sent a %q message of %d bytes, over max_message_size (%d)", ErrProtocol, typ, n, up.r.Max())
+			}
 			body, err := up.r.Body(n)
 			if err != nil {
 				return err

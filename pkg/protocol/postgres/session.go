@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
@@ -69,8 +71,9 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
 	pumpErr := make(chan error, 1)
 	go func() {
 		err := ss.pump()
-		// The upstream is gone: unblock the client side.
-		closeQuietly(c.conn)
+		// The upstream is gone: unblock the client side without closing
+		// it, so a FATAL can still be written.
+		_ = c.conn.SetReadDeadline(time.Unix(1, 0))
 		pumpErr <- err
 	}()
 	err := ss.serveClient()
@@ -98,5 +101,6 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
 
 // isClosed reports errors that only mean a side closed the connection.
 func isClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded)
 }

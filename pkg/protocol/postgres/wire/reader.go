@@ -31,6 +31,9 @@ func NewReader(r io.Reader, max int) *Reader {
 // SetMax changes the frame size limit.
 func (r *Reader) SetMax(max int) { r.max = max }
 
+// Max returns the frame size limit.
+func (r *Reader) Max() int { return r.max }
+
 // Buffered reports how many bytes can be read without blocking: writers
 // flush when it is 0, so a burst of frames goes out in one write.
 func (r *Reader) Buffered() int { return r.r.Buffered() }
@@ -59,7 +62,8 @@ func (r *Reader) Header(stream bool) (typ byte, n int, err error) {
 // until the next call on the reader.
 func (r *Reader) Body(n int) ([]byte, error) {
 	if cap(r.buf) < n {
-		r.buf = make([]byte, n, max(n, 2*cap(r.buf)))
+		// Grow geometrically, but never past the limit.
+		r.buf = make([]byte, n, max(n, min(2*cap(r.buf), r.max)))
 	}
 	b := r.buf[:n]
 	if _, err := io.ReadFull(r.r, b); err != nil {
