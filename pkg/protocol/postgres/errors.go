@@ -35,8 +35,12 @@ func fatal(code, format string, args ...any) *pgproto3.ErrorResponse {
 	}
 }
 
-// upstreamError is an ErrorResponse received from the upstream, as an error.
-type upstreamError struct{ e *pgproto3.ErrorResponse }
+// upstreamError is an ErrorResponse received from the upstream, as an
+// error; relayed when the client already has it.
+type upstreamError struct {
+	e       *pgproto3.ErrorResponse
+	relayed bool
+}
 
 func (u *upstreamError) Error() string {
 	return fmt.Sprintf("upstream %s: %s (SQLSTATE %s)", u.e.Severity, u.e.Message, u.e.Code)

@@ -73,9 +73,10 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 			if h.opts.Auth == config.AuthInject && ue.e.Code == codeInvalidPassword {
 				return fail(codeInvalidPassword, err, "sluice could not log in to target %q as %q: %s", h.target, user, ue.e.Message)
 			}
-			// Passthrough: the client already has the upstream's error.
+			// Passthrough, and errors after authentication: the client
+			// already has the upstream's error.
 			h.loginEvent(s, st, up, err)
-			if h.opts.Auth == config.AuthInject {
+			if !ue.relayed {
 				_ = c.w.Send(ue.e)
 				_ = c.w.Flush()
 			}
@@ -125,7 +126,7 @@ func (h *Handler) passthroughAuth(c *conn, up *conn) error {
 			e := decodeError(body)
 			_ = c.w.Send(e)
 			_ = c.w.Flush()
-			return &upstreamError{e}
+			return &upstreamError{e: e, relayed: true}
 		case 'R':
 		case 'v':
 			continue // a NegotiateProtocolVersion for our 3.0 request: nothing to do
@@ -198,7 +199,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 		}
 		switch typ {
 		case 'E':
-			return &upstreamError{decodeError(body)}
+			return &upstreamError{e: decodeError(body)}
 		case 'R':
 		case 'v':
 			continue
@@ -297,7 +298,7 @@ func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
 			e := decodeError(body)
 			_ = c.w.Send(e)
 			_ = c.w.Flush()
-			return &upstreamError{e}
+			return &upstreamError{e: e, relayed: true}
 		case 'Z':
 			c.w.Frame(typ, body)
 			return c.w.Flush()

@@ -170,9 +170,11 @@ func (ss *session) failed(p *pending, e *pgproto3.ErrorResponse, done []*audited
 			a.duration = time.Since(a.start)
 			done = append(done, a)
 		}
+		// The server ignores everything up to Sync, simple queries
+		// included.
 		for {
 			next := ss.q.front()
-			if next == nil || next.kind == 'S' || next.kind == 'Q' {
+			if next == nil || next.kind == 'S' {
 				break
 			}
 			ss.q.pop()

@@ -34,8 +34,12 @@ func parseStartup(body []byte) (*startup, error) {
 	if v>>16 != 3 {
 		return nil, fmt.Errorf("%w: unsupported frontend protocol %d.%d: server supports 3.0", ErrProtocol, v>>16, v&0xffff)
 	}
+	// pgproto3 decodes only versions 3.0 and 3.2; the parameters are laid
+	// out alike in every 3.x, and a newer minor version is negotiated down.
+	b := append([]byte(nil), body...)
+	binary.BigEndian.PutUint32(b, protocol30)
 	var m pgproto3.StartupMessage
-	if err := m.Decode(body); err != nil {
+	if err := m.Decode(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	s := &startup{minor: uint16(v & 0xffff), params: map[string]string{}}
