@@ -75,7 +75,7 @@ func (ss *session) serveClient() error {
 
 // request handles one decoded-on-demand client request.
 func (ss *session) request(typ byte, body []byte) error {
-	ss.confirmed.applyTo(ss.sql)
+	ss.applyConfirmed()
 	if p := ss.reportedPath.Swap(nil); p != nil {
 		ss.sql.SetSearchPath(sqlclass.ParseSearchPath(*p))
 	}
@@ -176,7 +176,26 @@ func (ss *session) parse(body []byte) error {
 			return fmt.Errorf("%w: more than %d prepared statements", errTooLarge, maxPrepared)
 		}
 	}
-	ss.stmts[m.Name] = &prepared{st: &st}
+	if m.Name == "" {
+		// The unnamed statement is replaced by every Parse.
+		ss.stmts[""] = &prepared{cands: []*sqlclass.Statement{&st}}
+	} else {
+		ps := ss.stmts[m.Name]
+		if ps == nil {
+			ps = &prepared{}
+			// A statement prepared with SQL PREPARE shares the namespace.
+			if old, ok := ss.sql.Prepared(m.Name); ok {
+				ps.cands = append(ps.cands, old)
+			}
+			ss.stmts[m.Name] = ps
+		}
+		if len(ps.cands) >= maxCandidates {
+			a.dec = refuse("parse-flood", fmt.Sprintf("more than %d unconfirmed Parse messages for prepared statement %q", maxCandidates, m.Name))
+			a.err = ss.denial(a)
+			return ss.denyAudited('P', a)
+		}
+		ps.cands = append(ps.cands, &st)
+	}
 	ss.q.push(&pending{kind: 'P', stmts: []*audited{a}})
 	ss.up.w.Frame('P', body)
 	return nil
@@ -193,15 +212,15 @@ func (ss *session) bind(body []byte) error {
 			return fmt.Errorf("%w: more than %d portals", errTooLarge, maxPrepared)
 		}
 	}
-	ps := ss.stmts[m.PreparedStatement]
-	if ps == nil {
+	var cands []*sqlclass.Statement
+	if ps := ss.stmts[m.PreparedStatement]; ps != nil {
+		cands = append(cands, ps.cands...)
+	} else if st, ok := ss.sql.Prepared(m.PreparedStatement); ok {
 		// A statement prepared with SQL PREPARE shares the namespace.
-		if st, ok := ss.sql.Prepared(m.PreparedStatement); ok {
-			ps = &prepared{st: st}
-		}
+		cands = []*sqlclass.Statement{st}
 	}
-	if ps != nil {
-		ss.portals[m.DestinationPortal] = &portal{stmt: ps, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
+	if len(cands) > 0 {
+		ss.portals[m.DestinationPortal] = &portal{cands: cands, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
 	} else {
 		delete(ss.portals, m.DestinationPortal)
 	}
@@ -224,11 +243,15 @@ func (ss *session) execute(body []byte) error {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
 	}
-	a := &audited{st: pt.stmt.st, phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
-	a.dec = ss.decide(a.st)
-	if !allowed(a.dec) {
-		a.err = ss.denial(a)
-		return ss.denyAudited('P', a)
+	// Every statement the name may stand for must be allowed; the last
+	// Parse is the one the audit shows when all are.
+	a := &audited{phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
+	for _, st := range pt.cands {
+		a.st, a.dec = st, ss.decide(st)
+		if !allowed(a.dec) {
+			a.err = ss.denial(a)
+			return ss.denyAudited('P', a)
+		}
 	}
 	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})
 	ss.up.w.Frame('E', body)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/sluicehq/sluice/pkg/sqlclass"
@@ -13,6 +14,7 @@ import (
 type effect struct {
 	st       *sqlclass.Statement // completed statement (Apply), or the Parse'd one
 	prepared string              // with st: a statement prepared by Parse under this name
+	rejected string              // with st: a Parse under this name that failed or was skipped
 	rfq      byte                // non-zero: a ReadyForQuery with this status
 	hadError bool
 }
@@ -33,20 +35,41 @@ func (e *effects) add(x effect) {
 	e.mu.Unlock()
 }
 
-// applyTo applies and clears the pending effects.
-func (e *effects) applyTo(s *sqlclass.Session) {
+// take returns and clears the pending effects.
+func (e *effects) take() []effect {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	list := e.list
 	e.list = nil
-	e.mu.Unlock()
-	for _, x := range list {
+	return list
+}
+
+// applyConfirmed applies what the server confirmed to the classification
+// session and to the candidates of prepared statements (client side).
+func (ss *session) applyConfirmed() {
+	for _, x := range ss.confirmed.take() {
 		switch {
 		case x.rfq != 0:
-			s.ReadyForQuery(x.rfq, x.hadError)
+			ss.sql.ReadyForQuery(x.rfq, x.hadError)
 		case x.prepared != "":
-			s.RecordPrepared(x.prepared, x.st)
+			// The server created it: the name did not exist before, so
+			// earlier candidates are gone; later Parses of the name are
+			// still pending. A candidate no longer listed was closed since.
+			ss.sql.RecordPrepared(x.prepared, x.st)
+			if ps := ss.stmts[x.prepared]; ps != nil {
+				if i := slices.Index(ps.cands, x.st); i >= 0 {
+					ps.cands = ps.cands[i:]
+				}
+			}
+		case x.rejected != "":
+			if ps := ss.stmts[x.rejected]; ps != nil {
+				ps.cands = slices.DeleteFunc(ps.cands, func(st *sqlclass.Statement) bool { return st == x.st })
+				if len(ps.cands) == 0 {
+					delete(ss.stmts, x.rejected)
+				}
+			}
 		case x.st != nil:
-			s.Apply(x.st)
+			ss.sql.Apply(x.st)
 		}
 	}
 }

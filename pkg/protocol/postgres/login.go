@@ -213,6 +213,9 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 		var reply pgproto3.FrontendMessage
 		switch m := m.(type) {
 		case *pgproto3.AuthenticationOk:
+			if scram != nil && !scram.verified {
+				return fmt.Errorf("%w: the upstream ended SCRAM authentication without proving it knows the password", ErrProtocol)
+			}
 			return nil
 		case *pgproto3.AuthenticationCleartextPassword:
 			if h.opts.TLS == config.TLSDisable && !isLoopback(up) {

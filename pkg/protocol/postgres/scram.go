@@ -28,6 +28,7 @@ type scramClient struct {
 	clientFirst string // client-first-message-bare
 	authMessage string
 	saltedPwd   []byte
+	verified    bool // the server's signature checked out
 }
 
 func newSCRAMClient(password string) (*scramClient, error) {
@@ -90,6 +91,7 @@ func (c *scramClient) verify(serverFinal []byte) error {
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return errors.New("SCRAM: server signature does not match; the upstream does not know the password")
 	}
+	c.verified = true
 	return nil
 }
 

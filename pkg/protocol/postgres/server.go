@@ -170,6 +170,7 @@ func (ss *session) failed(p *pending, e *pgproto3.ErrorResponse, done []*audited
 			a.duration = time.Since(a.start)
 			done = append(done, a)
 		}
+		ss.parseFailed(p)
 		// The server ignores everything up to Sync, simple queries
 		// included.
 		for {
@@ -177,10 +178,18 @@ func (ss *session) failed(p *pending, e *pgproto3.ErrorResponse, done []*audited
 			if next == nil || next.kind == 'S' {
 				break
 			}
-			ss.q.pop()
+			ss.parseFailed(ss.q.pop())
 		}
 	}
 	return done
+}
+
+// parseFailed reports a Parse the server refused or skipped: the name
+// keeps what it stood for before.
+func (ss *session) parseFailed(p *pending) {
+	if p.kind == 'P' && p.denied == nil && len(p.stmts) == 1 && p.stmts[0].name != "" {
+		ss.confirmed.add(effect{st: p.stmts[0].st, rejected: p.stmts[0].name})
+	}
 }
 
 // complete records a statement's result from its CommandComplete tag.

@@ -41,14 +41,22 @@ type session struct {
 	reportedPath atomic.Pointer[string]
 }
 
-// prepared is a protocol-level prepared statement.
+// prepared is a protocol-level prepared statement: the classifications it
+// may have. A Parse of a name that already exists fails on the server
+// (42P05) and leaves the old statement in place, while a Parse of a name
+// whose earlier Parse failed succeeds; until the server has answered, both
+// are possible, so every candidate is decided at Execute and any refusal
+// refuses. The server's answer narrows the list (see effects).
 type prepared struct {
-	st *sqlclass.Statement
+	cands []*sqlclass.Statement
 }
+
+// maxCandidates bounds the unconfirmed Parses of one name.
+const maxCandidates = 8
 
 // portal is a bound statement.
 type portal struct {
-	stmt   *prepared
+	cands  []*sqlclass.Statement
 	name   string // statement name
 	params []string
 }
