@@ -25,16 +25,18 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("SLUICE_TEST_CLIENT") == "" {
-		dir, err := buildBinaries()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "build binaries:", err)
-			os.Exit(1)
-		}
-		binDir = dir
-		defer os.RemoveAll(dir)
+	if privtest.ClientMode() {
+		privtest.Main(m)
 	}
-	privtest.Main(m)
+	dir, err := buildBinaries()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := privtest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func buildBinaries() (string, error) {

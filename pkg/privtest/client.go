@@ -27,15 +27,25 @@ const helperEnv = "SLUICE_TEST_CLIENT"
 //
 //	func TestMain(m *testing.M) { privtest.Main(m) }
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit, for a TestMain with cleanup of its own: in
+// client mode it acts as the client, otherwise it runs the tests, and it
+// returns the exit code.
+func Run(m *testing.M) int {
 	if spec := os.Getenv(helperEnv); spec != "" {
-		os.Exit(runClient(spec))
+		return runClient(spec)
 	}
 	code := m.Run()
 	if sharedDir != "" {
 		os.RemoveAll(sharedDir)
 	}
-	os.Exit(code)
+	return code
 }
+
+// ClientMode reports whether this test binary was started as a client.
+func ClientMode() bool { return os.Getenv(helperEnv) != "" }
 
 var (
 	sharedOnce sync.Once
