@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 )
 
 // ParseExclusion parses one entry of the exclude list. The accepted forms are
@@ -53,7 +55,7 @@ func parseExclusion(s string) (Exclusion, error) {
 		}
 		inner, rest := s[1:end], s[end+1:]
 		if strings.HasPrefix(rest, "/") {
-			return Exclusion{}, fmt.Errorf("the prefix length goes inside the brackets, as in %s", safe("["+inner+strings.SplitN(rest, ":", 2)[0]+"]:port"))
+			return Exclusion{}, fmt.Errorf("the prefix length goes inside the brackets, as in %s", yamldoc.Safe("["+inner+strings.SplitN(rest, ":", 2)[0]+"]:port"))
 		}
 		if rest != "" {
 			if rest[0] != ':' {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -72,43 +73,6 @@ func (d *decoder) resolve(n *yaml.Node) (*yaml.Node, bool) {
 	return n, true
 }
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe names a node's kind and value for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!str":
-			return fmt.Sprintf("string %q", n.Value)
-		case "!!int":
-			return "integer " + safe(n.Value)
-		case "!!float":
-			return "number " + safe(n.Value)
-		case "!!bool":
-			return "boolean " + safe(n.Value)
-		}
-		return fmt.Sprintf("a value tagged %s", safe(n.ShortTag()))
-	}
-	return "nothing"
-}
-
-// join appends a key to a path.
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // mapping decodes a mapping whose keys must all be in fields. A null value is
 // an empty mapping. It reports whether n was a mapping or null.
 func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
@@ -117,11 +81,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 	if !ok {
 		return false
 	}
-	if isNull(n) {
+	if yamldoc.IsNull(n) {
 		return true
 	}
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "expected a mapping, got %s", describe(n))
+		d.fail(n, path, "expected a mapping, got %s", yamldoc.Describe(n))
 		return false
 	}
 	seen := map[string]int{}
@@ -131,7 +95,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 			return false
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k.Line, path, "mapping keys must be strings, got %s", describe(k))
+			d.errorf(k.Line, path, "mapping keys must be strings, got %s", yamldoc.Describe(k))
 			continue
 		}
 		if k.ShortTag() == "!!merge" {
@@ -150,13 +114,13 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 			if path == "" {
 				msg = fmt.Sprintf("unknown top-level key %q", key)
 			}
-			if s := suggest(key, fields); s != "" {
+			if s := yamldoc.Suggest(key, fieldKeys(fields)); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errorf(k.Line, path, "%s", msg)
 			continue
 		}
-		kp := join(path, key)
+		kp := yamldoc.JoinPath(path, key)
 		d.setLine(kp, k.Line)
 		f.decode(d, n.Content[i+1], kp)
 	}
@@ -177,11 +141,11 @@ func lookupField(fields []field, key string) *field {
 func (d *decoder) sequence(n *yaml.Node, path string, each func(n *yaml.Node, path string)) {
 	d.setLine(path, n.Line)
 	n, ok := d.resolve(n)
-	if !ok || isNull(n) {
+	if !ok || yamldoc.IsNull(n) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "expected a list, got %s", describe(n))
+		d.fail(n, path, "expected a list, got %s", yamldoc.Describe(n))
 		return
 	}
 	for i, item := range n.Content {
@@ -204,7 +168,7 @@ func (d *decoder) scalarString(n *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "expected a string, got %s", describe(n))
+		d.fail(n, path, "expected a string, got %s", yamldoc.Describe(n))
 		return "", false
 	}
 	switch n.ShortTag() {
@@ -213,7 +177,7 @@ func (d *decoder) scalarString(n *yaml.Node, path string) (string, bool) {
 	case "!!null":
 		d.fail(n, path, `expected a string, got null (write "" for an empty value)`)
 	default:
-		d.fail(n, path, "expected a string, got %s", describe(n))
+		d.fail(n, path, "expected a string, got %s", yamldoc.Describe(n))
 	}
 	return "", false
 }
@@ -227,7 +191,7 @@ func (d *decoder) scalarUint32(n *yaml.Node, path string) (uint32, bool) {
 		return 0, false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		d.fail(n, path, "expected an integer, got %s", describe(n))
+		d.fail(n, path, "expected an integer, got %s", yamldoc.Describe(n))
 		return 0, false
 	}
 	text := strings.ReplaceAll(n.Value, "_", "")
@@ -236,13 +200,13 @@ func (d *decoder) scalarUint32(n *yaml.Node, path string) (uint32, bool) {
 		if v, err := strconv.ParseInt(text, 0, 64); err == nil && v == 0 {
 			return 0, true
 		}
-		d.fail(n, path, "must not be negative, got %s", safe(n.Value))
+		d.fail(n, path, "must not be negative, got %s", yamldoc.Safe(n.Value))
 		return 0, false
 	}
 	v, err := strconv.ParseUint(text, 0, 32)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			d.fail(n, path, "must be at most %d, got %s", uint32(1<<32-1), safe(n.Value))
+			d.fail(n, path, "must be at most %d, got %s", uint32(1<<32-1), yamldoc.Safe(n.Value))
 		} else {
 			d.fail(n, path, "invalid integer %q", n.Value)
 		}
@@ -298,4 +262,13 @@ func uint32Item(d *decoder, n *yaml.Node, path string) uint32 {
 func stringItem(d *decoder, n *yaml.Node, path string) string {
 	s, _ := d.scalarString(n, path)
 	return s
+}
+
+// fieldKeys lists the keys of fields, for suggestions.
+func fieldKeys(fields []field) []string {
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	return keys
 }

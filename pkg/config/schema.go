@@ -169,7 +169,7 @@ func exclusionItem(d *decoder, n *yaml.Node, path string) Exclusion {
 	e, err := ParseExclusion(s)
 	if err != nil {
 		d.bad[path] = true
-		d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Path: path, Msg: err.Error(), cause: err})
+		d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Path: path, Msg: err.Error(), Cause: err})
 	}
 	return e
 }

@@ -78,8 +78,10 @@ func exists(path string) bool {
 
 func TestStartRefusesNonLoopback(t *testing.T) {
 	for _, host := range []string{
-		"0.0.0.0", "::", "10.0.0.1", "192.168.1.10", "172.16.0.1", "8.8.8.8",
-		"2001:db8::1", "fe80::1", "fe80::1%lo", "::ffff:10.0.0.1",
+		// Refused before anything listens; non-loopback examples are from
+		// the documentation ranges (RFC 5737, RFC 3849).
+		"0.0.0.0", "::", "192.0.2.1", "198.51.100.10", "203.0.113.1",
+		"2001:db8::1", "fe80::1", "fe80::1%lo", "::ffff:192.0.2.1",
 		"localhost", "example.com", "127.0.0.1:5432",
 	} {
 		s, err := Start(t.Context(), Options{Host: host})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/pkg/sqlclass"
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 )
 
 // nameRE is the rule for policy and rule names: the same characters as
@@ -46,7 +47,7 @@ func (d *decoder) checkAction(s string, line int, path string) (Action, bool) {
 		names[i] = string(a)
 	}
 	msg := fmt.Sprintf("invalid action %q: must be one of %s", s, strings.Join(names, ", "))
-	if sug := suggest(strings.ToLower(s), names); sug != "" {
+	if sug := yamldoc.Suggest(strings.ToLower(s), names); sug != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", sug)
 	}
 	d.errorf(line, path, "%s", msg)
@@ -76,7 +77,7 @@ func (d *decoder) kind(s string, line int, path string) (sqlclass.Kind, uint64, 
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
-	if sug := suggest(strings.ToLower(s), names); sug != "" {
+	if sug := yamldoc.Suggest(strings.ToLower(s), names); sug != "" {
 		d.errorf(line, path, "unknown statement kind %q (did you mean %q?)", s, sug)
 	} else {
 		d.errorf(line, path, "unknown statement kind %q (kinds: %s)", s, kindNames())
@@ -106,7 +107,7 @@ func (d *decoder) nameGlob(what string, known []string, s string, line int, path
 			return g, true
 		}
 		msg := fmt.Sprintf("unknown %s %q (known: %s)", what, lit, listNames(known))
-		if sug := suggest(lit, known); sug != "" {
+		if sug := yamldoc.Suggest(lit, known); sug != "" {
 			msg = fmt.Sprintf("unknown %s %q (did you mean %q?; known: %s)", what, lit, sug, listNames(known))
 		}
 		d.errorf(line, path, "%s", msg)
@@ -194,7 +195,7 @@ func (d *decoder) regexp(s string, line int, path string) (*regexp.Regexp, bool)
 		if err == nil {
 			return re, true
 		}
-		d.errorf(line, path, "bad regular expression: %s", safe(err.Error()))
+		d.errorf(line, path, "bad regular expression: %s", yamldoc.Safe(err.Error()))
 	}
 	return nil, false
 }

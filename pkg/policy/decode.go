@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -67,43 +68,6 @@ func (d *decoder) resolve(n *yaml.Node) (*yaml.Node, bool) {
 	return n, true
 }
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe names a node's kind and value for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!str":
-			return fmt.Sprintf("string %q", n.Value)
-		case "!!int":
-			return "integer " + safe(n.Value)
-		case "!!float":
-			return "number " + safe(n.Value)
-		case "!!bool":
-			return "boolean " + safe(n.Value)
-		}
-		return "a value tagged " + safe(n.ShortTag())
-	}
-	return "nothing"
-}
-
-// join appends a key to a path.
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // mapping decodes a mapping whose keys must all be in fields, and returns
 // the keys present. It reports false when n is not a mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, fields []field) (map[string]bool, bool) {
@@ -112,7 +76,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) (map[string
 		return nil, false
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n.Line, path, "expected a mapping, got %s", describe(n))
+		d.errorf(n.Line, path, "expected a mapping, got %s", yamldoc.Describe(n))
 		return nil, false
 	}
 	seen := map[string]int{}
@@ -123,7 +87,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) (map[string
 			return present, false
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k.Line, path, "mapping keys must be strings, got %s", describe(k))
+			d.errorf(k.Line, path, "mapping keys must be strings, got %s", yamldoc.Describe(k))
 			continue
 		}
 		if k.ShortTag() == "!!merge" {
@@ -141,10 +105,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) (map[string
 		case f == nil:
 			d.unknownKey(k, path, key, fields)
 		case f.later != "":
-			d.errorf(k.Line, join(path, key), "not supported in this version; %s will come in a later one", f.later)
+			d.errorf(k.Line, yamldoc.JoinPath(path, key), "not supported in this version; %s will come in a later one", f.later)
 		default:
 			present[key] = true
-			f.decode(d, n.Content[i+1], join(path, key))
+			f.decode(d, n.Content[i+1], yamldoc.JoinPath(path, key))
 		}
 	}
 	return present, true
@@ -161,7 +125,7 @@ func (d *decoder) unknownKey(k *yaml.Node, path, key string, fields []field) {
 			names = append(names, f.key)
 		}
 	}
-	if s := suggest(key, names); s != "" {
+	if s := yamldoc.Suggest(key, names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	d.errorf(k.Line, path, "%s", msg)
@@ -184,7 +148,7 @@ func (d *decoder) sequence(n *yaml.Node, path string, each func(n *yaml.Node, pa
 		return false
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n.Line, path, "expected a list, got %s", describe(n))
+		d.errorf(n.Line, path, "expected a list, got %s", yamldoc.Describe(n))
 		return false
 	}
 	for i, item := range n.Content {
@@ -213,7 +177,7 @@ func (d *decoder) str(n *yaml.Node, path string) (string, int, bool) {
 			return "", n.Line, false
 		}
 	}
-	d.errorf(n.Line, path, "expected a string, got %s", describe(n))
+	d.errorf(n.Line, path, "expected a string, got %s", yamldoc.Describe(n))
 	return "", n.Line, false
 }
 
@@ -229,7 +193,7 @@ func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
 			return b, true
 		}
 	}
-	d.errorf(n.Line, path, "expected true or false, got %s", describe(n))
+	d.errorf(n.Line, path, "expected true or false, got %s", yamldoc.Describe(n))
 	return false, false
 }
 

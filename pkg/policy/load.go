@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 )
 
 // maxFileSize bounds the size of one policy file.
@@ -32,7 +31,7 @@ func LoadDir(dir string, known Known) (*Set, error) {
 		return newSet(nil, v.sum()), nil
 	}
 	if err != nil {
-		return nil, joinErrors([]*Error{ioError(dir, err)})
+		return nil, yamldoc.Join(ErrInvalid, []*Error{ioError(dir, err)})
 	}
 	var (
 		policies []*Policy
@@ -73,7 +72,7 @@ func LoadDir(dir string, known Known) (*Set, error) {
 		policies = append(policies, ps...)
 	}
 	if len(errs) > 0 {
-		return nil, joinErrors(errs)
+		return nil, yamldoc.Join(ErrInvalid, errs)
 	}
 	return newSet(policies, v.sum()), nil
 }
@@ -128,7 +127,7 @@ func ioError(path string, err error) *Error {
 	if errors.As(err, &pe) {
 		msg = pe.Err.Error()
 	}
-	return &Error{File: path, Msg: safe(msg), cause: err}
+	return &Error{File: path, Msg: yamldoc.Safe(msg), Cause: err}
 }
 
 // Parse decodes and checks one policy file. file is the name used in
@@ -138,7 +137,7 @@ func ioError(path string, err error) *Error {
 func Parse(file string, data []byte, known Known) (*Set, error) {
 	policies, errs := parseFile(file, data, known)
 	if len(errs) > 0 {
-		return nil, joinErrors(errs)
+		return nil, yamldoc.Join(ErrInvalid, errs)
 	}
 	v := newVersioner()
 	v.add(filepath.Base(file), data)
@@ -147,7 +146,10 @@ func Parse(file string, data []byte, known Known) (*Set, error) {
 
 // parseFile decodes one file.
 func parseFile(file string, data []byte, known Known) ([]*Policy, []*Error) {
-	root, err := parseYAML(file, data)
+	root, err := yamldoc.Document(file, data, yamldoc.Messages{
+		Empty:    emptyFile,
+		Multiple: "more than one YAML document; a policy file holds exactly one",
+	})
 	if err != nil {
 		return nil, []*Error{err}
 	}
@@ -157,35 +159,3 @@ func parseFile(file string, data []byte, known Known) ([]*Policy, []*Error) {
 }
 
 const emptyFile = `empty policy file (write "policies: []" for a file without policies)`
-
-// parseYAML returns the top node of the only document in data.
-func parseYAML(file string, data []byte) (root *yaml.Node, err *Error) {
-	// Should the YAML library panic on some malformed input, report it
-	// as a syntax error rather than take the caller down.
-	defer func() {
-		if r := recover(); r != nil {
-			root = nil
-			err = &Error{File: file, Line: 1, Msg: "malformed YAML: " + safe(fmt.Sprint(r)), cause: ErrSyntax}
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Line: 1, Msg: emptyFile}
-		}
-		return nil, syntaxError(file, err)
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, syntaxError(file, err)
-	default:
-		return nil, &Error{File: file, Line: max(next.Line, 1), Msg: "more than one YAML document; a policy file holds exactly one"}
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || isNull(doc.Content[0]) {
-		return nil, &Error{File: file, Line: 1, Msg: emptyFile}
-	}
-	return doc.Content[0], nil
-}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/sluicehq/sluice/pkg/yamldoc"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -128,7 +129,7 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 // constraints: it matches every postgres statement.
 func (d *decoder) postgres(n *yaml.Node, path string) *PostgresMatch {
 	m := &PostgresMatch{}
-	if r, ok := d.resolve(n); !ok || isNull(r) {
+	if r, ok := d.resolve(n); !ok || yamldoc.IsNull(r) {
 		if ok {
 			d.errorf(r.Line, path, "expected a mapping, got null (write {} to match every statement)")
 		}

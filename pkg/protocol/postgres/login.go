@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -231,7 +232,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			}
 			reply = &pgproto3.PasswordMessage{Password: md5Password(user, pw, m.Salt)}
 		case *pgproto3.AuthenticationSASL:
-			if !contains(m.AuthMechanisms, scramMechanism) {
+			if !slices.Contains(m.AuthMechanisms, scramMechanism) {
 				return fmt.Errorf("%w: the upstream offers no supported SASL mechanism (%v)", errUnsupported, m.AuthMechanisms)
 			}
 			if err := getPassword(); err != nil {
@@ -309,13 +310,4 @@ func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
 			c.w.Frame(typ, body)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,8 +1,8 @@
-package policy
+package yamldoc
 
-// suggest returns the candidate closest to s when it is close enough to be
+// Suggest returns the candidate closest to s when it is close enough to be
 // a likely typo, or "".
-func suggest(s string, candidates []string) string {
+func Suggest(s string, candidates []string) string {
 	best, bestDist := "", 3 // only within an edit distance of 2
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestDist && d < len(s) {
