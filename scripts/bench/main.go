@@ -30,6 +30,7 @@ func main() {
 	bin := flag.String("bin", "bin", "directory holding sluiced")
 	pgRounds := flag.Int("pgbench-rounds", 3, "interleaved pgbench runs per configuration")
 	pgSeconds := flag.Int("pgbench-seconds", 5, "length of one pgbench run")
+	pgCases := flag.String("pgbench-cases", "", "only these pgbench configurations, e.g. simple/8,prepared/1")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "have sluiced write a CPU profile here")
 	only := flag.String("only", "", "run only this section: connect, tag, pgbench")
 	flag.Parse()
@@ -57,7 +58,7 @@ func main() {
 	}
 	run("tag", func() (section, error) { return runTagLatency(env, 50) })
 	if env.pg != nil {
-		run("pgbench", func() (section, error) { return runPgbench(env, *pgRounds, *pgSeconds) })
+		run("pgbench", func() (section, error) { return runPgbench(env, *pgRounds, *pgSeconds, *pgCases) })
 	}
 	env.teardown()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,14 +113,17 @@ var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection tim
 // pgbench runs one bounded pgbench -S and returns its TPS. Through sluice,
 // pgbench runs in the tagged cgroup and connects to the server's own
 // address; the kernel redirects it.
-func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (float64, error) {
+func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	host, port := e.pg.srv.Host, e.pg.srv.Port
 	cg := "plain"
+	proxy := 0 // the proxy's pid, whose CPU time is measured
 	switch c.path {
 	case "sluice":
 		cg = "root/tagged"
+		proxy = e.daemon.Process.Pid
 	case "pgbouncer":
 		host, port = e.pg.bouncer.Host, e.pg.bouncer.Port
+		proxy = e.pg.bouncer.PID()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
 	defer cancel()
@@ -127,81 +131,158 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (float64, error) {
 		"-j", strconv.Itoa(min(c.clients, 2)), "-T", strconv.Itoa(seconds),
 		"-h", host, "-p", strconv.Itoa(port), "-U", pgUser, "pgbench")
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	cmd.Env = append(cmd.Env, "PGPASSWORD="+pgPassword, "PGSSLMODE=disable")
 	fd, err := unix.Open(e.cg(cg), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	defer unix.Close(fd)
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	cpu0, err := cpuTime(proxy)
+	if err != nil {
+		return sample{}, err
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench %+v: %w\n%s", c, err, out)
+		return sample{}, fmt.Errorf("pgbench %+v: %w\n%s", c, err, out)
+	}
+	cpu1, err := cpuTime(proxy)
+	if err != nil {
+		return sample{}, err
 	}
 	m := tpsRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("pgbench %+v: no tps in output\n%s", c, out)
+	x := txRE.FindSubmatch(out)
+	if m == nil || x == nil {
+		return sample{}, fmt.Errorf("pgbench %+v: no tps in output\n%s", c, out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return sample{}, err
+	}
+	tx, err := strconv.ParseFloat(string(x[1]), 64)
+	if err != nil || tx == 0 {
+		return sample{}, fmt.Errorf("pgbench %+v: no transactions processed\n%s", c, out)
+	}
+	return sample{tps: tps, cpuPerQuery: (cpu1 - cpu0).Seconds() / tx * 1e6}, nil
+}
+
+// sample is one pgbench run: its TPS and, through a proxy, the proxy's CPU
+// time (user and system) per query in µs.
+type sample struct {
+	tps, cpuPerQuery float64
+}
+
+var txRE = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+
+// cpuTime returns the user and system CPU time of process pid so far, 0
+// for pid 0.
+func cpuTime(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // runPgbench measures pgbench -S (simple and prepared, 1 and 8 clients)
 // direct, through sluice and through pgbouncer, interleaved round by round.
-func runPgbench(e *benchEnv, rounds, seconds int) (section, error) {
+// A non-empty only ("simple/8,prepared/1") restricts the configurations.
+func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) {
 	paths := []string{"direct", "sluice"}
 	if e.pg.bouncer != nil {
 		paths = append(paths, "pgbouncer")
 	}
-	var cases []pgbenchCase
+	type config struct {
+		mode    string
+		clients int
+	}
+	var configs []config
 	for _, mode := range []string{"simple", "prepared"} {
 		for _, clients := range []int{1, 8} {
-			for _, path := range paths {
-				cases = append(cases, pgbenchCase{path, mode, clients})
+			name := fmt.Sprintf("%s/%d", mode, clients)
+			if only == "" || slices.Contains(strings.Split(only, ","), name) {
+				configs = append(configs, config{mode, clients})
 			}
 		}
 	}
-	samples := map[pgbenchCase][]float64{}
+	if len(configs) == 0 {
+		return section{}, fmt.Errorf("-pgbench-cases %q names no configuration (simple/1, simple/8, prepared/1, prepared/8)", only)
+	}
+	samples := map[pgbenchCase][]sample{}
 	for r := 0; r < rounds; r++ {
-		for _, c := range cases {
-			tps, err := e.pgbench(c, seconds)
-			if err != nil {
-				return section{}, err
+		for _, cf := range configs {
+			for _, path := range paths {
+				c := pgbenchCase{path, cf.mode, cf.clients}
+				s, err := e.pgbench(c, seconds)
+				if err != nil {
+					return section{}, err
+				}
+				samples[c] = append(samples[c], s)
 			}
-			samples[c] = append(samples[c], tps)
 		}
 	}
-	med := func(c pgbenchCase) float64 {
-		s := append([]float64(nil), samples[c]...)
-		sort.Float64s(s)
-		return s[len(s)/2]
+	med := func(c pgbenchCase, f func(sample) float64) float64 {
+		var v []float64
+		for _, s := range samples[c] {
+			v = append(v, f(s))
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
 	}
+	tps := func(s sample) float64 { return s.tps }
+	cpu := func(s sample) float64 { return s.cpuPerQuery }
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench -S (scale %d) against PostgreSQL on loopback: directly, through sluice (kernel redirect, full\n", pgScale)
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
-	b.WriteString("to the event log), and through pgbouncer in session mode. Median TPS of ")
+	b.WriteString("to the event log), and through pgbouncer in session mode. Median of ")
 	fmt.Fprintf(&b, "%d interleaved runs of %d s each.\n\n", rounds, seconds)
-	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | pgbouncer TPS | pgbouncer / direct | pgbouncer added per query |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, mode := range []string{"simple", "prepared"} {
-		for _, clients := range []int{1, 8} {
-			d := med(pgbenchCase{"direct", mode, clients})
-			s := med(pgbenchCase{"sluice", mode, clients})
-			added := func(tps float64) float64 { return (float64(clients)/tps - float64(clients)/d) * 1e6 }
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs |", mode, clients, d, s, s/d, added(s))
-			if e.pg.bouncer != nil {
-				p := med(pgbenchCase{"pgbouncer", mode, clients})
-				fmt.Fprintf(&b, " %.0f | %.3f | %+.1f µs |\n", p, p/d, added(p))
-			} else {
-				b.WriteString(" — | — | — |\n")
-			}
+	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query |")
+	if e.pg.bouncer != nil {
+		b.WriteString(" pgbouncer TPS | pgbouncer / direct | pgbouncer added per query | pgbouncer CPU per query |")
+	}
+	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|")
+	if e.pg.bouncer != nil {
+		b.WriteString("---:|---:|---:|---:|")
+	}
+	b.WriteString("\n")
+	for _, cf := range configs {
+		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
+		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		sc := pgbenchCase{"sluice", cf.mode, cf.clients}
+		s := med(sc, tps)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs |", cf.mode, cf.clients, d, s, s/d, added(s), med(sc, cpu))
+		if e.pg.bouncer != nil {
+			pc := pgbenchCase{"pgbouncer", cf.mode, cf.clients}
+			p := med(pc, tps)
+			fmt.Fprintf(&b, " %.0f | %.3f | %+.1f µs | %.1f µs |", p, p/d, added(p), med(pc, cpu))
 		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\nGoals: sluice ≥ 0.6× direct at 8 clients, ≤ 30 µs added per query at 1 client. \"Added per query\" is\n")
-	b.WriteString("clients / TPS − clients / direct TPS: the latency one query gains on its way through.\n")
+	b.WriteString("clients / TPS − clients / direct TPS: the latency one query gains on its way through. \"CPU per query\" is\n")
+	b.WriteString("the proxy process's user and system CPU time during the run divided by the transactions pgbench completed;\n")
+	b.WriteString("it is the least noisy of these figures, since on a 2-core machine the client, the server and the proxy\n")
+	b.WriteString("compete for the same cores.\n")
 	return section{title: "PostgreSQL: pgbench -S", text: b.String()}, nil
 }
