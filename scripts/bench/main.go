@@ -65,6 +65,9 @@ func main() {
 		log.Fatalf("bench: %v", err)
 	}
 	report := render(sections, *rounds, *ops)
+	if old, err := os.ReadFile(*out); err == nil {
+		report = merge(string(old), report)
+	}
 	if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
 		log.Fatalf("bench: %v", err)
 	}

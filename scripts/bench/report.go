@@ -42,3 +42,45 @@ func render(sections []section, rounds, ops int) string {
 	}
 	return b.String()
 }
+
+// merge returns report followed by the sections of old whose titles report
+// does not have: a run of some sections (-only) keeps the others, and the
+// sections written from `go test -bench` results (policy decisions,
+// masking, recording) survive a run of this program.
+func merge(old, report string) string {
+	have := map[string]bool{}
+	for _, s := range splitSections(report) {
+		have[s.title] = true
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(report, "\n"))
+	b.WriteString("\n")
+	for _, s := range splitSections(old) {
+		if s.title == "" || have[s.title] {
+			continue
+		}
+		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(s.text, "\n"))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// mdSection is a "## " section of a markdown file, heading included; the
+// text before the first one has an empty title.
+type mdSection struct {
+	title, text string
+}
+
+func splitSections(doc string) []mdSection {
+	var out []mdSection
+	cur := mdSection{}
+	for _, line := range strings.SplitAfter(doc, "\n") {
+		if t, ok := strings.CutPrefix(line, "## "); ok {
+			out = append(out, cur)
+			cur = mdSection{title: strings.TrimSpace(t)}
+		}
+		cur.text += line
+	}
+	return append(out, cur)
+}
