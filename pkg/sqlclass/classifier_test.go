@@ -209,3 +209,45 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestShapeCacheKeepsLiteralMeaning(t *testing.T) {
+	// Each case first caches a harmless text, then classifies a text of
+	// the same shape whose meaning depends on a literal: the cache must not
+	// answer for it.
+	cases := []struct {
+		name, warm, text string
+		want             Kind
+	}{
+		{
+			name: "set_config of search_path in a CTE",
+			warm: "WITH x AS (SELECT set_config('work_mem','64MB',false)) SELECT * FROM x, t",
+			text: "WITH x AS (SELECT set_config('seARCh_PAth','',false)) SELECT * FROM x, t",
+			want: KindDangerous,
+		},
+		{
+			name: "literal that is not UTF-8",
+			warm: "SELECT public.lower('a')",
+			text: "SELECT public.lower('\x80')",
+			want: KindUnparseable,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fresh := newTestClassifier(t, Options{})
+			direct, _ := fresh.ClassifyOne(NewSession("u", nil), tc.text)
+			if direct.Kind != tc.want {
+				t.Fatalf("uncached: %s, want %s", direct.Kind, tc.want)
+			}
+			c := newTestClassifier(t, Options{})
+			s := NewSession("u", nil)
+			for range 2 {
+				if _, err := c.ClassifyOne(s, tc.warm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, _ := c.ClassifyOne(s, tc.text); got.Kind != tc.want {
+				t.Fatalf("after %q was cached: %s, want %s", tc.warm, got.Kind, tc.want)
+			}
+		})
+	}
+}

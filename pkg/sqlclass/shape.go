@@ -2,6 +2,7 @@ package sqlclass
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -31,6 +32,14 @@ func shapeSafe(stmts []Statement) bool {
 	default:
 		return false
 	}
+	for _, f := range st.Functions {
+		// set_config's classification reads its literal arguments (the
+		// setting's name): set_config('work_mem', ...) and
+		// set_config('search_path', ...) share a shape but not a meaning.
+		if strings.EqualFold(f.Name, "set_config") {
+			return false
+		}
+	}
 	return st.SetSearchPath == nil && st.SetLocalSearchPath == nil && len(st.CreatesTemp) == 0 &&
 		len(st.DropsTemp) == 0 && st.Transaction == TxNone && st.Prepares == "" && st.Executes == "" &&
 		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == ""
@@ -42,6 +51,17 @@ func shapeKey(query string) string {
 	// The normalizer is C: it would stop at a zero byte and give the shape
 	// of only the text before it.
 	if strings.IndexByte(query, 0) >= 0 {
+		return ""
+	}
+	// A literal that is not valid UTF-8 makes the parser refuse the text,
+	// while its normalized shape (the literal replaced) parses.
+	if !utf8.ValidString(query) {
+		return ""
+	}
+	// The statement's own text starts where the parser says, after empty
+	// statements and comments; withText cannot tell where without a
+	// parse, so such texts are not cached by shape.
+	if t := strings.TrimLeft(query, " \t\n\r\f\v"); t == "" || t[0] == ';' || t[0] == '/' || t[0] == '-' {
 		return ""
 	}
 	norm, err := pg_query.Normalize(query)
