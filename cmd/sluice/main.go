@@ -16,6 +16,9 @@ commands:
   doctor                                 check that this host can run sluiced
   reload                                 reload the daemon's configuration (as SIGHUP does)
   detach [--config PATH | --pin-dir DIR] remove the programs and pins (stops the daemon if it runs)
+  sessions list|show|verify [ARGS]       list, show and verify session recordings (sluice sessions help)
+  replay ID [--speed N]                  print a recorded session as it happened, with its timing
+  policy check|test|explain ...          check, test and explain policies offline (sluice policy help)
   version                                print the version
 
 The daemon is reached at /run/sluice/control.sock unless --control or
@@ -69,6 +72,12 @@ func run(args []string) error {
 		return cmdDetach(control, rest)
 	case "reload":
 		return cmdReload(control, rest)
+	case "sessions":
+		return cmdSessions(rest)
+	case "replay":
+		return cmdReplay(os.Stdout, rest)
+	case "policy":
+		return cmdPolicy(rest)
 	case "version", "--version":
 		fmt.Println("sluice", version)
 		return nil

@@ -52,6 +52,7 @@ func printStatus(st *control.Status) {
 	fmt.Fprintf(w, "pins\t%s\n", pins)
 	fmt.Fprintf(w, "listeners\t%s\n", strings.Join(st.Listeners, ", "))
 	fmt.Fprintf(w, "active connections\t%d\n", st.Active)
+	fmt.Fprintf(w, "host key\t%s\n", hostKeyStatus(st.Config))
 	w.Flush()
 
 	fmt.Println("\nprograms:")

@@ -26,8 +26,19 @@ const (
 	JobRefused = "job.refused"
 	// TargetResolveFailed: a target's host name did not resolve.
 	TargetResolveFailed = "target.resolve_failed"
+	// RecordFailed: a session's recording could not be written.
+	RecordFailed = "record.failed"
+	// RecordSealed: a recording left open by an earlier run was sealed.
+	RecordSealed = "record.sealed"
 	// DaemonError: an operational error outside the request path.
 	DaemonError = "daemon.error"
+	// Approval events: a statement held for review, and what became of it.
+	ApprovalRequested     = "approval.requested"
+	ApprovalApproved      = "approval.approved"
+	ApprovalDenied        = "approval.denied"
+	ApprovalTimeout       = "approval.timeout"
+	ApprovalWithdrawn     = "approval.withdrawn"
+	ApprovalWebhookFailed = "approval.webhook_failed"
 )
 
 // SchemaVersion is carried by every event as field `v`. It changes only when

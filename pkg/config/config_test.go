@@ -64,6 +64,7 @@ func TestParseExample(t *testing.T) {
 				Addr:     netip.MustParseAddr("127.0.0.3"),
 			},
 		},
+		Recording: defaultRecording(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(example.yaml) =\n%+v\nwant\n%+v", c, want)

@@ -52,6 +52,7 @@ func Default() *Config {
 				Exclusions:    DefaultExclusions,
 			},
 		},
+		Recording: defaultRecording(),
 	}
 }
 

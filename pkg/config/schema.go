@@ -21,6 +21,7 @@ func configFields(c *Config) []field {
 		{"bpf", object(bpfFields(&c.BPF))},
 		{"identities", list(&c.Identities, identityItem)},
 		{"targets", list(&c.Targets, targetItem)},
+		{"recording", object(recordingFields(&c.Recording))},
 	}
 }
 
@@ -126,6 +127,7 @@ func targetFields(t *Target) []field {
 		{"protocol", str(&t.Protocol)},
 		{"address", str(&t.Address)},
 		{"postgres", object(postgresFields(&t.Postgres))},
+		{"on_record_failure", str(&t.OnRecordFailure)},
 	}
 }
 

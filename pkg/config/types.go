@@ -34,6 +34,9 @@ type Config struct {
 
 	Identities []Identity
 	Targets    []Target
+
+	// Recording says how inspected sessions are recorded (recording.go).
+	Recording Recording
 }
 
 // FailMode is the value of fail_mode.
@@ -190,6 +193,9 @@ type Target struct {
 	// Postgres holds the PostgreSQL options (key postgres); only for
 	// targets whose Protocol is ProtocolPostgres.
 	Postgres Postgres
+	// OnRecordFailure says what happens to a statement whose record
+	// cannot be written (default deny).
+	OnRecordFailure RecordFailure
 }
 
 // Protocol is the value of a target's protocol key.

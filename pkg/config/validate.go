@@ -53,6 +53,7 @@ func validate(c *Config, d *decoder) {
 	v.bpf()
 	v.identities()
 	v.targets()
+	v.recording()
 }
 
 // line returns the line recorded for path or, failing that, for its nearest
@@ -399,5 +400,6 @@ func (v *validator) targets() {
 			}
 		}
 		v.postgres(item, t)
+		v.onRecordFailure(item, t)
 	}
 }

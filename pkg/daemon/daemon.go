@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/protocol/postgres"
 	"github.com/sluicehq/sluice/pkg/proxy"
+	"github.com/sluicehq/sluice/pkg/record"
 )
 
 // Version is set at build time.
@@ -48,6 +49,7 @@ type Daemon struct {
 
 	policies policies
 	cancels  *postgres.Cancels
+	records  *record.Store // nil when recording is off
 
 	detach chan struct{}
 }
@@ -77,6 +79,13 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	cfg := d.cfg
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
+	}
+	if d.records, err = d.openRecords(cfg); err != nil {
+		return err
+	}
+	if d.records != nil {
+		// Closed last: sessions still open are ended as "shutdown".
+		defer d.records.Close()
 	}
 	mount, err := cgroup.Mount()
 	if err != nil {
@@ -179,6 +188,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		return err
 	}
 	start("control socket", ctl.Serve)
+	start("policy watcher", d.watchPolicies)
 	start("proxy", d.proxy.Serve)
 	start("targets", func(ctx context.Context) error { d.refreshTargets(ctx); return nil })
 	if cfg.Metrics.Listen != "" {

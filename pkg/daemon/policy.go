@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/pkg/audit"
@@ -14,6 +15,32 @@ import (
 // to open sessions from their next statement.
 type policies struct {
 	set atomic.Pointer[policy.Set]
+
+	dirsOnce sync.Once
+	dirs     chan string // the directory the watcher follows, when it changes
+}
+
+// dirChan returns the channel that tells the policy watcher the
+// directory to watch.
+func (p *policies) dirChan() chan string {
+	p.dirsOnce.Do(func() { p.dirs = make(chan string, 1) })
+	return p.dirs
+}
+
+// watch tells the policy watcher to follow dir (the last one sent wins).
+func (p *policies) watch(dir string) {
+	ch := p.dirChan()
+	for {
+		select {
+		case ch <- dir:
+			return
+		default:
+			select {
+			case <-ch: // drop a directory not yet taken
+			default:
+			}
+		}
+	}
 }
 
 // Decide implements the inspectors' Decider.
@@ -42,7 +69,8 @@ func loadPolicies(cfg *config.Config) (*policy.Set, error) {
 }
 
 // reloadPolicies loads the policies for cfg and puts them in force, or
-// keeps the old set and says why.
+// keeps the old set and says why. The policy watcher follows cfg's
+// directory from then on.
 func (d *Daemon) reloadPolicies(cfg *config.Config) (*policy.Set, error) {
 	s, err := loadPolicies(cfg)
 	if err != nil {
@@ -51,6 +79,7 @@ func (d *Daemon) reloadPolicies(cfg *config.Config) (*policy.Set, error) {
 		return nil, err
 	}
 	old := d.policies.set.Swap(s)
+	d.policies.watch(cfg.PoliciesDir)
 	if old == nil || old.Version() != s.Version() {
 		d.log.Event(audit.PolicyReloaded).Str("policies", cfg.PoliciesDir).Str("policy_version", s.Version()).
 			Int("count", len(s.Policies())).Msg("policies in force")

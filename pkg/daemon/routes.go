@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/audit"
@@ -22,9 +23,13 @@ const targetRefresh = 30 * time.Second
 func (d *Daemon) handler(t config.Target) (protocol.Handler, error) {
 	switch t.Protocol {
 	case config.ProtocolPostgres:
-		return postgres.New(t.Name, t.Host, t.Postgres, postgres.Deps{
-			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels,
-		})
+		deps := postgres.Deps{
+			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels, RecordFailure: t.OnRecordFailure,
+		}
+		if d.records != nil {
+			deps.Records = d.records
+		}
+		return postgres.New(t.Name, t.Host, t.Postgres, deps)
 	default:
 		return tcp.Handler{}, nil
 	}
@@ -95,7 +100,7 @@ func (d *Daemon) reload() error {
 	// Keep what only a restart can change.
 	cfg.Listen, cfg.ListenAddr, cfg.Listen6, cfg.Listen6Addr = old.Listen, old.ListenAddr, old.Listen6, old.Listen6Addr
 	cfg.CgroupRoot, cfg.FailMode, cfg.BPF, cfg.ControlSocket = old.CgroupRoot, old.FailMode, old.BPF, old.ControlSocket
-	cfg.StateDir, cfg.Log, cfg.Metrics = old.StateDir, old.Log, old.Metrics
+	cfg.StateDir, cfg.Log, cfg.Metrics, cfg.Recording = old.StateDir, old.Log, old.Metrics, old.Recording
 
 	fail := func(what string, err error) error {
 		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
@@ -150,6 +155,7 @@ func restartKeys(a, b *config.Config) []string {
 	add(a.StateDir != b.StateDir, "state_dir")
 	add(a.Log != b.Log, "log")
 	add(a.Metrics != b.Metrics, "metrics")
+	add(!reflect.DeepEqual(a.Recording, b.Recording), "recording")
 	if out == nil {
 		out = []string{}
 	}

@@ -40,6 +40,9 @@ type Metrics struct {
 	// ProtocolErrors counts sessions ended by a protocol violation or an
 	// unsupported feature: target, reason.
 	ProtocolErrors *prometheus.CounterVec
+	// RecordFailures counts session recordings that could not be written:
+	// target, op (create, append, close).
+	RecordFailures *prometheus.CounterVec
 }
 
 // New registers every metric on a fresh registry, with Go and process
@@ -88,9 +91,13 @@ func New() *Metrics {
 			Name: "sluice_protocol_errors_total",
 			Help: "Sessions ended by a protocol violation or an unsupported feature on either side, by target and reason (too_large, malformed, unsupported).",
 		}, []string{"target", "reason"}),
+		RecordFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_record_failures_total",
+			Help: "Session recording writes that failed, by target and operation (create, append, close).",
+		}, []string{"target", "op"}),
 	}
 	m.Registry.MustRegister(m.Connections, m.Active, m.Bytes, m.RecordMisses, m.ConfigReloads,
-		m.TaggedCgroups, m.Jobs, m.Statements, m.StatementSeconds, m.ProtocolErrors,
+		m.TaggedCgroups, m.Jobs, m.Statements, m.StatementSeconds, m.ProtocolErrors, m.RecordFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -15,10 +15,17 @@ const (
 	Review Action = "review"
 	// Deny refuses the request.
 	Deny Action = "deny"
+	// Abstain is only a policy default: a policy none of whose rules
+	// matches has no opinion, and the other policies decide. It is never
+	// the action of a rule or of a Decision.
+	Abstain Action = "abstain"
 )
 
 // actions lists the valid actions, in the order messages name them.
 var actions = []Action{Allow, Deny, Review}
+
+// defaults lists the valid policy defaults.
+var defaults = []Action{Allow, Deny, Review, Abstain}
 
 // ParseAction returns the Action named s ("allow", "deny" or "review").
 func ParseAction(s string) (Action, bool) {
@@ -32,7 +39,8 @@ func ParseAction(s string) (Action, bool) {
 // String returns the action's name.
 func (a Action) String() string { return string(a) }
 
-// Valid reports whether a is one of the defined actions.
+// Valid reports whether a is the action of a rule or a decision: allow,
+// deny or review (not abstain).
 func (a Action) Valid() bool {
 	_, ok := ParseAction(string(a))
 	return ok

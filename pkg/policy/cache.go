@@ -1,6 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // maxPairs bounds the (identity, target) pairs a Set remembers. Names come
 // from the daemon configuration, so real sets stay far below it; past it,
@@ -14,9 +18,10 @@ type pairKey struct {
 
 // pairEntry lists the policies that apply to a pair, in load order.
 type pairEntry struct {
-	enforced []*Policy
-	shadow   []*Policy
-	noPolicy Decision // the decision when no enforced policy applies
+	enforced  []*Policy
+	shadow    []*Policy
+	noPolicy  Decision // the decision when no enforced policy applies
+	abstained Decision // the decision when every enforced policy abstains
 }
 
 // applicable returns the policies covering identity on target, from the
@@ -43,15 +48,26 @@ func (s *Set) resolve(identity, target string) *pairEntry {
 		Message: fmt.Sprintf("no policy covers identity %q on target %q", identity, target),
 		Version: s.version,
 	}}
+	var names []string
 	for _, p := range s.policies {
 		if !p.covers(identity, target) {
 			continue
 		}
 		if p.Enforce {
 			e.enforced = append(e.enforced, p)
+			names = append(names, strconv.Quote(p.Name))
 		} else {
 			e.shadow = append(e.shadow, p)
 		}
+	}
+	if len(names) > maxKnownShown {
+		names = append(names[:maxKnownShown], fmt.Sprintf("and %d more", len(names)-maxKnownShown))
+	}
+	e.abstained = Decision{
+		Action: Deny,
+		Message: fmt.Sprintf("no policy decides for identity %q on target %q: every policy that applies abstains (%s)",
+			identity, target, strings.Join(names, ", ")),
+		Version: s.version,
 	}
 	return e
 }
@@ -60,3 +76,7 @@ func (s *Set) resolve(identity, target string) *pairEntry {
 func (p *Policy) covers(identity, target string) bool {
 	return anyGlob(p.identities, identity) && anyGlob(p.targets, target)
 }
+
+// CoversIdentity reports whether one of the policy's identities entries
+// matches name, for tooling.
+func (p *Policy) CoversIdentity(name string) bool { return anyGlob(p.identities, name) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 	"github.com/sluicehq/sluice/pkg/yamldoc"
+	"go.yaml.in/yaml/v3"
 )
 
 // nameRE is the rule for policy and rule names: the same characters as
@@ -38,12 +39,24 @@ func (d *decoder) checkName(s, what string, line int, path string) bool {
 	return false
 }
 
-func (d *decoder) checkAction(s string, line int, path string) (Action, bool) {
-	if a, ok := ParseAction(s); ok {
-		return a, true
+// checkAction checks the action of a rule (dflt false) or the default of
+// a policy (dflt true), which may also be abstain.
+func (d *decoder) checkAction(s string, dflt bool, line int, path string) (Action, bool) {
+	valid := actions
+	if dflt {
+		valid = defaults
 	}
-	names := make([]string, len(actions))
-	for i, a := range actions {
+	for _, a := range valid {
+		if s == string(a) {
+			return a, true
+		}
+	}
+	if !dflt && s == string(Abstain) {
+		d.errorf(line, path, "abstain is only a policy default (default: abstain); a rule decides allow, deny or review")
+		return "", false
+	}
+	names := make([]string, len(valid))
+	for i, a := range valid {
 		names[i] = string(a)
 	}
 	msg := fmt.Sprintf("invalid action %q: must be one of %s", s, strings.Join(names, ", "))
@@ -198,4 +211,42 @@ func (d *decoder) regexp(s string, line int, path string) (*regexp.Regexp, bool)
 		d.errorf(line, path, "bad regular expression: %s", yamldoc.Safe(err.Error()))
 	}
 	return nil, false
+}
+
+// when decodes and compiles a rule's condition. Errors are reported at
+// the line of the expression they are on: for a literal block scalar
+// (when: |), line k of the expression is k lines below the key.
+func (d *decoder) when(n *yaml.Node, path string) (string, *condition) {
+	s, line, ok := d.str(n, path)
+	if !ok {
+		return "", nil
+	}
+	switch {
+	case strings.TrimSpace(s) == "":
+		d.errorf(line, path, "must not be empty (remove the key for a rule without a condition)")
+		return "", nil
+	case len(s) > maxWhenLen:
+		d.errorf(line, path, "longer than %d bytes", maxWhenLen)
+		return "", nil
+	}
+	c, problems := compileCondition(s)
+	literal := n.Style&yaml.LiteralStyle != 0 || (n.Kind == yaml.AliasNode && n.Alias != nil && n.Alias.Style&yaml.LiteralStyle != 0)
+	nlines := strings.Count(strings.TrimRight(s, "\n"), "\n") + 1
+	oneLine := nlines == 1
+	for _, p := range problems {
+		p.line = min(p.line, nlines) // an error at the end of the text is on its last line
+		at, where := line, ""
+		switch {
+		case p.line == 0:
+		case literal:
+			at = line + p.line
+			where = fmt.Sprintf(" (column %d)", p.col)
+		case oneLine:
+			where = fmt.Sprintf(" (column %d)", p.col)
+		default:
+			where = fmt.Sprintf(" (line %d, column %d of the expression)", p.line, p.col)
+		}
+		d.errorf(at, path, "bad condition: %s%s", yamldoc.Safe(p.msg), where)
+	}
+	return s, c
 }

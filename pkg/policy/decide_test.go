@@ -376,6 +376,13 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 		"    enforce: false",
 		"    rules:",
 		"      - {name: hr, action: deny, postgres: {relations: [\"hr.*\"]}}",
+		"  - name: guard",
+		"    identities: [\"*\"]",
+		"    targets: [orders-db]",
+		"    default: abstain",
+		"    rules:",
+		"      - {name: night-deletes, action: deny, postgres: {kinds: [delete]}, when: \"time.getHours('UTC') < 6\"}",
+		"      - {name: unfiltered, action: review, postgres: {unfiltered: true}}",
 	), testKnown)
 	reqs := []*Request{
 		pg("legacy-etl", "orders-db", selectSales),

@@ -20,7 +20,22 @@
 // the [Decision] to enforce: every policy whose identities and targets cover
 // the request applies, the first matching rule of each decides for it (or
 // its default), deny beats review beats allow across policies, and a request
-// no enforced policy covers is denied. Policies with enforce: false run in
+// no enforced policy covers is denied. A policy whose default is abstain
+// has no opinion when none of its rules matches; a request every enforced
+// policy abstains on is denied too. Policies with enforce: false run in
 // shadow mode: their decisions are reported in [Decision.Shadow] and never
 // change the action.
+//
+// A rule may carry a condition (when:), a CEL expression over the request
+// (identity, target, attribution, time, claims, statement), compiled when
+// the policy is loaded and evaluated with a cost limit when the rule's
+// matchers match. A condition that fails to evaluate fails closed: it
+// holds for a deny or review rule and not for an allow rule. Rules without
+// conditions are decided without allocating.
+//
+// [Set.Explain] reports what every applicable policy decided, and the
+// conditions evaluated, for tooling; the subpackages build the policy
+// tools on it: offline (deciding SQL text as the inspector would),
+// policytest (policy test files), lint (rules that never match, identities
+// no policy decides for) and explain (what sluice policy explain prints).
 package policy

@@ -35,6 +35,8 @@ func newStmt(st *sqlclass.Statement) stmt {
 // (deny and review rules), one matching item is enough, which an empty set
 // never has. A statement whose sets are unknown (opaque) fails every set
 // constraint of an allow rule and satisfies every set constraint of a deny
+// or review rule. The unfiltered constraint is read the same way: an
+// opaque statement fails it in an allow rule and satisfies it in a deny
 // or review rule.
 func (m *pgMatcher) match(s *stmt, all bool) bool {
 	if m.kinds != 0 && m.kinds&s.bit == 0 {
@@ -46,6 +48,16 @@ func (m *pgMatcher) match(s *stmt, all bool) bool {
 				return false
 			}
 		} else if !m.sets(s.Statement, all) {
+			return false
+		}
+	}
+	if m.unfiltered != 0 {
+		// Unknown for an opaque statement: the safe reading again.
+		if s.opaque {
+			if all {
+				return false
+			}
+		} else if s.Unfiltered != (m.unfiltered == unfilteredTrue) {
 			return false
 		}
 	}

@@ -191,9 +191,9 @@ func TestParseErrors(t *testing.T) {
 			want: []wantErr{{"p.yaml:8: policies[0].rules[0].ssh: ", "not supported in this version"}},
 		},
 		{
-			name: "when not supported yet",
+			name: "when with an unknown variable",
 			yaml: rule("        action: allow", "        when: request.time > 0"),
-			want: []wantErr{{"p.yaml:8: policies[0].rules[0].when: ", "not supported in this version"}},
+			want: []wantErr{{"p.yaml:8: policies[0].rules[0].when: ", `bad condition: unknown variable "request" (variables: identity, target,`}},
 		},
 		{
 			name: "masking not supported yet",

@@ -67,7 +67,7 @@ func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 				p.Enforce = b
 			}
 		}},
-		{key: "default", decode: d.action(&p.Default)},
+		{key: "default", decode: d.action(&p.Default, true)},
 		{key: "rules", decode: func(d *decoder, n *yaml.Node, path string) {
 			d.sequence(n, path, func(item *yaml.Node, ip string) {
 				r := d.rule(item, ip)
@@ -101,7 +101,7 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 	r := &Rule{Line: n.Line}
 	present, ok := d.mapping(n, path, []field{
 		{key: "name", decode: d.name(&r.Name, "rule")},
-		{key: "action", decode: d.action(&r.Action)},
+		{key: "action", decode: d.action(&r.Action, false)},
 		{key: "message", decode: func(d *decoder, n *yaml.Node, path string) {
 			if s, line, ok := d.str(n, path); ok && d.checkMessage(s, line, path) {
 				r.Message = s
@@ -112,7 +112,9 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 		}},
 		{key: "ssh", later: "matching of SSH commands, subsystems and forwarding"},
 		{key: "http", later: "matching of HTTP methods, hosts, paths and Kubernetes verbs, resources and namespaces"},
-		{key: "when", later: "conditions on the request (when:)"},
+		{key: "when", decode: func(d *decoder, n *yaml.Node, path string) {
+			r.When, r.cond = d.when(n, path)
+		}},
 	})
 	if !ok {
 		return nil
@@ -170,6 +172,15 @@ func (d *decoder) postgres(n *yaml.Node, path string) *PostgresMatch {
 				}
 			}
 		}},
+		{key: "unfiltered", decode: func(d *decoder, n *yaml.Node, path string) {
+			if b, ok := d.boolean(n, path); ok {
+				m.Unfiltered = &b
+				m.m.unfiltered = unfilteredFalse
+				if b {
+					m.m.unfiltered = unfilteredTrue
+				}
+			}
+		}},
 	})
 	return m
 }
@@ -183,11 +194,12 @@ func (d *decoder) name(out *string, what string) decodeFunc {
 	}
 }
 
-// action decodes an action.
-func (d *decoder) action(out *Action) decodeFunc {
+// action decodes the action of a rule, or with dflt the default of a
+// policy.
+func (d *decoder) action(out *Action, dflt bool) decodeFunc {
 	return func(d *decoder, n *yaml.Node, path string) {
 		if s, line, ok := d.str(n, path); ok {
-			if a, ok := d.checkAction(s, line, path); ok {
+			if a, ok := d.checkAction(s, dflt, line, path); ok {
 				*out = a
 			}
 		}

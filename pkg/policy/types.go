@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
@@ -29,7 +30,8 @@ type Policy struct {
 	// true).
 	Enforce bool
 	// Default is the action when no rule matches (key default, default
-	// deny).
+	// deny): Allow, Deny, Review, or Abstain (no opinion: the other
+	// policies decide).
 	Default Action
 	// Rules in file order; the first that matches decides.
 	Rules []*Rule
@@ -39,7 +41,7 @@ type Policy struct {
 
 	identities []glob
 	targets    []glob
-	dflt       Decision // the decision of the default, precomputed
+	dflt       Decision // the decision of the default, precomputed; unused for Abstain
 	// slots lists, for each slot (see kinds.go), the rules that can
 	// match a request of that slot, in order: the rules without a matcher
 	// and those whose matcher admits the slot's kind.
@@ -49,19 +51,24 @@ type Policy struct {
 // Rule is one entry of a policy's rules list.
 //
 // A rule with no matcher matches every request. A protocol matcher
-// (Postgres today; SSH and HTTP matchers and a When condition are
-// planned, and their keys are rejected until then) only matches requests
-// of its protocol.
+// (Postgres today; SSH and HTTP matchers are planned, and their keys are
+// rejected until then) only matches requests of its protocol. A rule with
+// a When condition matches only when its matchers match and the condition
+// holds.
 type Rule struct {
 	Name    string
 	Action  Action
 	Message string // as written; "" when the file has none
 	// Postgres is the postgres: matcher, nil when the rule has none.
 	Postgres *PostgresMatch
-	Line     int
+	// When is the rule's condition (a CEL expression) as written; ""
+	// when the rule has none.
+	When string
+	Line int
 
 	decision Decision   // precomputed
 	pg       *pgMatcher // &Postgres.m, or nil
+	cond     *condition // the compiled When, or nil
 	all      bool       // Action is allow: set matchers take every item
 }
 
@@ -76,6 +83,9 @@ type PostgresMatch struct {
 	Schemas   []string
 	Functions []string
 	Text      string // "" when absent
+	// Unfiltered, when set, requires the statement's Unfiltered fact
+	// (an UPDATE or DELETE without a row filter) to be that value.
+	Unfiltered *bool
 
 	m pgMatcher
 }
@@ -90,7 +100,15 @@ type pgMatcher struct {
 	functions []funcGlob
 	text      *regexp.Regexp
 	hasSets   bool // one of the set matchers is present
+	// unfiltered is the unfiltered: key: 0 when absent, else
+	// unfilteredTrue or unfilteredFalse.
+	unfiltered uint8
 }
+
+const (
+	unfilteredTrue  = 1
+	unfilteredFalse = 2
+)
 
 // relGlob is a compiled "schema.table" glob.
 type relGlob struct {
@@ -121,6 +139,24 @@ type Request struct {
 	// SQL is the classified statement, set when Protocol is postgres. A
 	// nil SQL is treated as an unparseable statement.
 	SQL *sqlclass.Statement
+	// Attribution is what the kernel reported about the process that
+	// opened the connection. Only conditions (when:) read it.
+	Attribution Attribution
+	// Time is when the request was made; the zero Time stands for the
+	// moment of the decision. Only conditions read it.
+	Time time.Time
+}
+
+// Attribution describes the process behind a request, as the kernel
+// reported it when the connection was opened.
+type Attribution struct {
+	PID    uint32
+	UID    uint32
+	GID    uint32
+	Exe    string // executable path; "" when it could not be read
+	Comm   string // the task's command name
+	Unit   string // systemd unit owning the cgroup; "" when none
+	Cgroup string // cgroup path relative to the cgroup2 mount
 }
 
 // Decision is the outcome of [Set.Decide].
@@ -128,10 +164,11 @@ type Decision struct {
 	// Action is the action to enforce.
 	Action Action
 	// Policy names the policy that decided; "" when no enforced policy
-	// applies.
+	// decided.
 	Policy string
 	// Rule names the rule that decided, "default" when the policy's
-	// default did, or "" when no enforced policy applies.
+	// default did, or "" when no enforced policy decided (none applies,
+	// or every one that applies abstains).
 	Rule string
 	// Message is human text for the client and the events: the rule's
 	// message, or a generated one (`no policy covers identity "x" on

@@ -185,6 +185,7 @@ func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text str
 	st.Writes = w.writes.list
 	st.Functions = w.funcs.list
 	st.Dangerous = w.dangerous.list
+	st.Unfiltered = w.unfiltered
 	st.SetSearchPath = w.setPath
 	st.SetLocalSearchPath = w.setLocal
 	st.CreatesTemp = w.createsTemp

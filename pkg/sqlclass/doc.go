@@ -52,6 +52,24 @@
 //     a table named by REFERENCES or LIKE is read. Renaming or moving a
 //     relation to another schema also writes the new name.
 //
+// # Unfiltered writes
+//
+// [Statement.Unfiltered] tells an UPDATE or DELETE that changes every row
+// of its table apart from one that selects rows: it is set when an UPDATE
+// or DELETE the statement runs has no WHERE clause, or a WHERE clause that
+// refers to no column at all (WHERE true, WHERE 1 = 1, WHERE NOT false,
+// WHERE $1, WHERE now() > '2000-01-01'), whose value is the same for every
+// row. It counts wherever such an UPDATE or DELETE appears, as the kind
+// does: in a CTE, a sub-statement, a rule action, the statement a known
+// prepared statement name executes, or EXPLAIN ANALYZE; not under EXPLAIN
+// without ANALYZE, which runs nothing. WHERE CURRENT OF a cursor is a
+// filter (one row). The test is syntactic and made for accidents, not
+// evasion: a condition that mentions a column is a filter, even one that
+// holds for every row (WHERE id = id, WHERE id > 0), and so is a sub-query
+// that mentions one. Because it looks at column references only, never at
+// literal values, statements of the same shape (see the cache) always
+// agree on it.
+//
 // # Names and the search_path
 //
 // Relations are reported with their schema. A name written with a schema

@@ -63,6 +63,7 @@ func (c *Classifier) resolveExecutes(sess *Session, stmts []Statement) []Stateme
 func mergePrepared(sess *Session, st, p *Statement) {
 	if st.Kind.Severity() >= KindExecute.Severity() {
 		st.Kind = worse(st.Kind, p.Kind)
+		st.Unfiltered = st.Unfiltered || p.Unfiltered
 	} else {
 		if len(p.Dangerous) > 0 {
 			st.Kind = worse(st.Kind, KindDangerous)

@@ -79,6 +79,13 @@ type Statement struct {
 	// subset on the dangerous list.
 	Functions []Function
 	Dangerous []Function
+	// Unfiltered is true when the statement runs an UPDATE or DELETE
+	// (its own, or one in a CTE, a sub-statement or a rule action) that
+	// has no WHERE clause, or a WHERE clause that refers to no column
+	// (WHERE true, WHERE 1 = 1, WHERE $1): one that changes every row of
+	// its table, or none (see "Unfiltered writes" in the package
+	// documentation).
+	Unfiltered bool
 	// Error says why a statement is KindUnparseable.
 	Error string
 	// Effects that change the session the classifier tracks:

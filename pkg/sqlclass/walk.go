@@ -38,6 +38,7 @@ type walker struct {
 	createsTemp []string
 	dropsTemp   []string
 	executes    string
+	unfiltered  bool // an UPDATE or DELETE that runs has no row filter
 
 	depth   int
 	tooDeep bool
@@ -102,9 +103,11 @@ func (w *walker) visitMsg(m protoreflect.Message, md mode) {
 		w.dml(m, n.WithClause, n.Relation, skipInsert)
 	case *pg_query.UpdateStmt:
 		w.addStmtKind(KindUpdate)
+		w.rowFilter(n.WhereClause)
 		w.dml(m, n.WithClause, n.Relation, skipUpdate)
 	case *pg_query.DeleteStmt:
 		w.addStmtKind(KindDelete)
+		w.rowFilter(n.WhereClause)
 		w.dml(m, n.WithClause, n.Relation, skipDelete)
 	case *pg_query.MergeStmt:
 		w.addStmtKind(KindMerge)

@@ -118,7 +118,7 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	cg := "plain"
 	proxy := 0 // the proxy's pid, whose CPU time is measured
 	switch c.path {
-	case "sluice":
+	case "sluice", "sluice-norec":
 		cg = "root/tagged"
 		proxy = e.daemon.Process.Pid
 	case "pgbouncer":
@@ -230,16 +230,35 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 		return section{}, fmt.Errorf("-pgbench-cases %q names no configuration (simple/1, simple/8, prepared/1, prepared/8)", only)
 	}
 	samples := map[pgbenchCase][]sample{}
+	measure := func(path string, cf config) error {
+		c := pgbenchCase{path, cf.mode, cf.clients}
+		s, err := e.pgbench(c, seconds)
+		if err != nil {
+			return err
+		}
+		samples[c] = append(samples[c], s)
+		return nil
+	}
 	for r := 0; r < rounds; r++ {
 		for _, cf := range configs {
 			for _, path := range paths {
-				c := pgbenchCase{path, cf.mode, cf.clients}
-				s, err := e.pgbench(c, seconds)
-				if err != nil {
+				if err := measure(path, cf); err != nil {
 					return section{}, err
 				}
-				samples[c] = append(samples[c], s)
 			}
+		}
+		// The same through a daemon that does not record, for the cost of
+		// recording; then back.
+		if err := e.restartDaemon(false); err != nil {
+			return section{}, err
+		}
+		for _, cf := range configs {
+			if err := measure("sluice-norec", cf); err != nil {
+				return section{}, err
+			}
+		}
+		if err := e.restartDaemon(true); err != nil {
+			return section{}, err
 		}
 	}
 	med := func(c pgbenchCase, f func(sample) float64) float64 {
@@ -255,13 +274,15 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench -S (scale %d) against PostgreSQL on loopback: directly, through sluice (kernel redirect, full\n", pgScale)
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
-	b.WriteString("to the event log), and through pgbouncer in session mode. Median of ")
+	b.WriteString("to the event log, every session recorded: a statement event written before forwarding and a result event), and\n")
+	b.WriteString("through pgbouncer in session mode. \"Recording on / off\" divides sluice's TPS by the TPS of the same daemon\n")
+	b.WriteString("with `recording: { enabled: false }`, measured in the same rounds (goal ≥ 0.9). Median of ")
 	fmt.Fprintf(&b, "%d interleaved runs of %d s each.\n\n", rounds, seconds)
-	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query |")
+	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query | recording on / off |")
 	if e.pg.bouncer != nil {
 		b.WriteString(" pgbouncer TPS | pgbouncer / direct | pgbouncer added per query | pgbouncer CPU per query |")
 	}
-	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|")
+	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|---:|")
 	if e.pg.bouncer != nil {
 		b.WriteString("---:|---:|---:|---:|")
 	}
@@ -271,7 +292,8 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
 		sc := pgbenchCase{"sluice", cf.mode, cf.clients}
 		s := med(sc, tps)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs |", cf.mode, cf.clients, d, s, s/d, added(s), med(sc, cpu))
+		norec := med(pgbenchCase{"sluice-norec", cf.mode, cf.clients}, tps)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs | %.3f |", cf.mode, cf.clients, d, s, s/d, added(s), med(sc, cpu), s/norec)
 		if e.pg.bouncer != nil {
 			pc := pgbenchCase{"pgbouncer", cf.mode, cf.clients}
 			p := med(pc, tps)

@@ -27,6 +27,9 @@ type benchEnv struct {
 	dir      string // temp dir
 	bpffs    string
 	daemon   *exec.Cmd
+	bin      string
+	noRecord bool // the running daemon does not record sessions
+	profiled bool // a daemon was started with --cpuprofile
 	echo     net.Listener
 	echoAddr netip.AddrPort
 	pg       *pgEnv // nil when PostgreSQL is not installed
@@ -132,6 +135,7 @@ func freePort() (int, error) {
 func (e *benchEnv) socket() string { return filepath.Join(e.dir, "control.sock") }
 
 func (e *benchEnv) startDaemon(bin string) error {
+	e.bin = bin
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -156,19 +160,25 @@ targets:
     protocol: tcp
     address: %s
 `, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.echoAddr)
+
 	if e.pg != nil {
 		cfg += fmt.Sprintf("  - name: pgbench-db\n    protocol: postgres\n    address: %s\n", e.pg.srv.Addr())
+	}
+	if e.noRecord {
+		cfg += "recording: { enabled: false }\n"
 	}
 	path := filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(e.dir, "events.jsonl"))
+	logf, err := os.OpenFile(filepath.Join(e.dir, "events.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	args := []string{"--config", path}
-	if cpuProfile != "" {
+	if cpuProfile != "" && !e.profiled {
+		// The first daemon only: a restart would overwrite its profile.
+		e.profiled = true
 		args = append(args, "--cpuprofile", cpuProfile)
 	}
 	e.daemon = exec.Command(filepath.Join(bin, "sluiced"), args...)
@@ -188,6 +198,18 @@ targets:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// restartDaemon stops sluiced and starts it again, recording sessions or
+// not. The programs stay pinned in between (fail_mode closed), and the new
+// daemon adopts them.
+func (e *benchEnv) restartDaemon(record bool) error {
+	if e.daemon != nil && e.daemon.Process != nil {
+		_ = e.daemon.Process.Signal(syscall.SIGTERM)
+		_ = e.daemon.Wait()
+	}
+	e.noRecord = !record
+	return e.startDaemon(e.bin)
 }
 
 // enter moves this whole process into cgroup rel (relative to top, "" =

@@ -131,6 +131,7 @@ func (ss *session) query(body []byte) error {
 	for i := range stmts {
 		a := &audited{st: &stmts[i], phase: "query", start: now}
 		a.dec = ss.decide(a.st)
+		ss.recordStatement(a)
 		p.stmts[i] = a
 		if refused == nil && !allowed(a.dec) {
 			refused = a
@@ -167,6 +168,7 @@ func (ss *session) parse(body []byte) error {
 	}
 	a := &audited{st: &st, phase: "parse", name: m.Name, start: time.Now()}
 	a.dec = ss.decide(a.st)
+	ss.recordStatement(a)
 	if !allowed(a.dec) {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
@@ -240,6 +242,7 @@ func (ss *session) execute(body []byte) error {
 	if pt == nil {
 		a := &audited{st: unknownPortal(m.Portal), phase: "execute", start: time.Now()}
 		a.dec = refuse("unknown-portal", fmt.Sprintf("portal %q was not bound through sluice (cursors declared with SQL cannot be fetched with Execute)", m.Portal))
+		ss.recordStatement(a)
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
 	}
@@ -249,9 +252,13 @@ func (ss *session) execute(body []byte) error {
 	for _, st := range pt.cands {
 		a.st, a.dec = st, ss.decide(st)
 		if !allowed(a.dec) {
-			a.err = ss.denial(a)
-			return ss.denyAudited('P', a)
+			break
 		}
+	}
+	ss.recordStatement(a)
+	if !allowed(a.dec) {
+		a.err = ss.denial(a)
+		return ss.denyAudited('P', a)
 	}
 	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})
 	ss.up.w.Frame('E', body)
@@ -269,6 +276,7 @@ func (ss *session) denyAudited(kind byte, a *audited) error {
 
 // deny replaces the current request with a failing simple query.
 func (ss *session) deny(kind byte, a *audited) error {
+	ss.recordStatement(a)
 	a.err = ss.denial(a)
 	ss.q.push(&pending{kind: kind, denied: a.err, stmts: []*audited{a}})
 	ss.up.w.Frame('Q', queryBody(deniedText))

@@ -44,3 +44,6 @@ func (c *conn) use(nc net.Conn) {
 func (c *conn) result() protocol.Result {
 	return protocol.Result{BytesUp: atomic.LoadInt64(&c.counted.read)}
 }
+
+// BytesRead returns the bytes read so far.
+func (c *counted) BytesRead() int64 { return atomic.LoadInt64(&c.read) }

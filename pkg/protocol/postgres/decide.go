@@ -19,8 +19,10 @@ func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 	if ss.h.deps.Policy == nil {
 		return refuse("no-policy-engine", "no policy is loaded")
 	}
+	a := &ss.s.Attribution
 	return ss.h.deps.Policy.Decide(&policy.Request{
 		Identity: ss.s.Identity, Target: ss.s.Target, Protocol: "postgres", SQL: st,
+		Attribution: policy.Attribution{PID: a.PID, UID: a.UID, GID: a.GID, Exe: a.Exe, Comm: a.Comm, Unit: a.Unit, Cgroup: a.Cgroup},
 	})
 }
 

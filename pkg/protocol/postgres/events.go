@@ -19,6 +19,7 @@ func (ss *session) emit(done []*audited) {
 }
 
 func (ss *session) emitOne(a *audited) {
+	ss.recordResult(a)
 	h, s := ss.h, ss.s
 	decision := string(a.dec.Action)
 	if a.dec.Action == policy.Allow && a.dec.Shadow != nil {

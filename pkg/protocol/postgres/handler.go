@@ -35,6 +35,10 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Policy  Decider
 	Cancels *Cancels
+	// Records opens session recordings; nil when recording is off.
+	Records Recordings
+	// RecordFailure is the target's on_record_failure ("" means deny).
+	RecordFailure config.RecordFailure
 }
 
 // Handler serves sessions to one PostgreSQL target.
@@ -126,7 +130,7 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 
 	err = h.run(s, c, up)
 	res := c.result()
-	res.BytesDown = up.counted.read
+	res.BytesDown = up.counted.BytesRead()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		return res, ctx.Err()
 	}

@@ -153,6 +153,9 @@ type envOptions struct {
 	fake fakeOptions
 	// client is the transport between the test client and the inspector.
 	client transport
+	// records and recordFailure are the handler's recording settings.
+	records       Recordings
+	recordFailure config.RecordFailure
 }
 
 // testEnv is one inspector (Handler) in front of one fake server.
@@ -189,7 +192,9 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h, err = New(testTarget, "127.0.0.1", testConfig(o.pg), Deps{Log: log, Policy: e.policy, Cancels: e.cancels})
+	e.h, err = New(testTarget, "127.0.0.1", testConfig(o.pg), Deps{
+		Log: log, Policy: e.policy, Cancels: e.cancels, Records: o.records, RecordFailure: o.recordFailure,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,8 @@ type audited struct {
 	hasRows  bool
 	err      *pgproto3.ErrorResponse
 	note     string // why a statement did not run
+	seq      uint64 // its statement event in the recording, when recorded
+	recorded bool
 }
 
 // queue is the FIFO of pending requests; the client side pushes, the

@@ -39,6 +39,10 @@ type session struct {
 	// reportedPath is a search_path the upstream reported in a
 	// ParameterStatus; the client side applies it before the next statement.
 	reportedPath atomic.Pointer[string]
+
+	// recs is the session's recording; the client side writes statements,
+	// the upstream side results (Append is safe for concurrent use).
+	recs recorder
 }
 
 // prepared is a protocol-level prepared statement: the classifications it
@@ -76,6 +80,7 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
 	}
+	ss.openRecording()
 	pumpErr := make(chan error, 1)
 	go func() {
 		err := ss.pump()
@@ -93,11 +98,24 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
 		h.protocolError(c, err)
 		closeQuietly(c.conn)
 		ss.flushAudits(ss.q.drain(), "session ended: "+err.Error())
+		ss.closeRecording("protocol_error", err, c.counted.BytesRead(), up.counted.BytesRead())
 		return err
 	}
 	closeQuietly(up.conn.conn)
 	perr := <-pumpErr
 	ss.flushAudits(ss.q.drain(), "session ended before the statement completed")
+	reason, rerr := "client_closed", err
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The upstream side ended first and unblocked the client side.
+		reason, rerr = "server_closed", perr
+	case err != nil && !isClosed(err):
+		reason = "error"
+	}
+	if rerr != nil && isClosed(rerr) {
+		rerr = nil
+	}
+	ss.closeRecording(reason, rerr, c.counted.BytesRead(), up.counted.BytesRead())
 	if err == nil || isClosed(err) {
 		if perr != nil && !isClosed(perr) {
 			return perr

@@ -1,0 +1,150 @@
+package pgmask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/sluicehq/sluice/pkg/mask"
+)
+
+// ErrPattern is wrapped by NewRuleSet errors for bad column globs.
+var ErrPattern = errors.New("pgmask: bad column pattern")
+
+// ColumnRule masks the columns matching Pattern with Strategy.
+type ColumnRule struct {
+	// Name names the rule in statistics.
+	Name string
+	// Pattern is a glob (path.Match syntax, case-insensitive): with two
+	// dots, "schema.table.column" matched part by part against the
+	// column's place in the catalog ("public.customers.email",
+	// "*.*.ssn"); without, a bare column name ("*email*"), matched
+	// against the catalog name and the name the result gives the column.
+	Pattern string
+	// Strategy masks the whole value.
+	Strategy mask.Strategy
+	// Hint tells content detectors what the column holds, when Strategy
+	// is zero: a rule with a Hint and no Strategy only sharpens the
+	// detectors (a bare 9-digit value of a column matching "*ssn*" is an
+	// SSN).
+	Hint mask.Set
+}
+
+// RuleSet is a Resolver made of column rules, the content detectors of a
+// policy, and whole-result masking.
+type RuleSet struct {
+	rules   []compiledRule
+	content *mask.Masker
+	whole   mask.Strategy
+	masker  *mask.Masker
+	catalog Catalog
+	needCat bool
+}
+
+type compiledRule struct {
+	ColumnRule
+	parts []string // schema, table, column globs; or one bare-name glob
+}
+
+// RuleSetConfig configures a RuleSet.
+type RuleSetConfig struct {
+	// Columns are tried in order; the first match wins.
+	Columns []ColumnRule
+	// Content runs its detectors on every other column; nil: none. Its
+	// key also serves the Hash strategy of column rules.
+	Content *mask.Masker
+	// Whole, when set, masks every column of every result with this
+	// strategy (whole-result masking), before any other rule.
+	Whole mask.Strategy
+	// Key holds the hash key when Content is nil (a Masker without
+	// detectors).
+	Key *mask.Masker
+	// Catalog resolves table OIDs for schema.table.column patterns.
+	Catalog Catalog
+}
+
+// NewRuleSet checks and compiles cfg.
+func NewRuleSet(cfg RuleSetConfig) (*RuleSet, error) {
+	rs := &RuleSet{content: cfg.Content, whole: cfg.Whole, masker: cfg.Key, catalog: cfg.Catalog}
+	if rs.masker == nil {
+		rs.masker = cfg.Content
+	}
+	for _, r := range cfg.Columns {
+		p := strings.ToLower(r.Pattern)
+		parts := strings.Split(p, ".")
+		if len(parts) != 1 && len(parts) != 3 {
+			return nil, fmt.Errorf("%w: %q: want column or schema.table.column", ErrPattern, r.Pattern)
+		}
+		for _, part := range parts {
+			if _, err := path.Match(part, ""); err != nil || part == "" {
+				return nil, fmt.Errorf("%w: %q", ErrPattern, r.Pattern)
+			}
+		}
+		if len(parts) == 3 {
+			rs.needCat = true
+		}
+		if r.Strategy == mask.Hash && (rs.masker == nil || !rs.masker.HasKey()) {
+			return nil, fmt.Errorf("%w (rule %q)", ErrNoKey, r.Name)
+		}
+		rs.rules = append(rs.rules, compiledRule{ColumnRule: r, parts: parts})
+	}
+	if rs.whole == mask.Hash && (rs.masker == nil || !rs.masker.HasKey()) {
+		return nil, ErrNoKey
+	}
+	if rs.needCat && rs.catalog == nil {
+		return nil, fmt.Errorf("%w: schema.table.column patterns need a catalog", ErrPattern)
+	}
+	return rs, nil
+}
+
+// Rule implements Resolver.
+func (rs *RuleSet) Rule(ctx context.Context, name string, tableOID uint32, attr int16) (Rule, error) {
+	if rs.whole != 0 {
+		return Rule{Strategy: rs.whole, Masker: rs.masker, Name: "whole result"}, nil
+	}
+	if len(rs.rules) == 0 {
+		return rs.contentRule(0), nil
+	}
+	field := strings.ToLower(name)
+	var schema, table, column string
+	if tableOID != 0 && attr > 0 && rs.catalog != nil {
+		s, t, cols, err := rs.catalog.Relation(ctx, tableOID)
+		switch {
+		case err == nil:
+			schema, table, column = strings.ToLower(s), strings.ToLower(t), strings.ToLower(cols[attr])
+		case !errors.Is(err, ErrNoRelation):
+			return Rule{}, err
+		}
+	}
+	for _, r := range rs.rules {
+		if !r.match(field, schema, table, column) {
+			continue
+		}
+		if r.Strategy == 0 {
+			return rs.contentRule(r.Hint), nil
+		}
+		return Rule{Strategy: r.Strategy, Masker: rs.masker, Name: r.Name}, nil
+	}
+	return rs.contentRule(0), nil
+}
+
+func (rs *RuleSet) contentRule(hint mask.Set) Rule {
+	if rs.content == nil {
+		return Rule{}
+	}
+	return Rule{Masker: rs.content, Hint: hint, Name: "detectors"}
+}
+
+func (r compiledRule) match(field, schema, table, column string) bool {
+	if len(r.parts) == 1 {
+		return glob(r.parts[0], field) || column != "" && glob(r.parts[0], column)
+	}
+	return column != "" && glob(r.parts[0], schema) && glob(r.parts[1], table) && glob(r.parts[2], column)
+}
+
+func glob(pattern, s string) bool {
+	ok, _ := path.Match(pattern, s)
+	return ok
+}

@@ -1,0 +1,149 @@
+package record
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicehq/sluice/pkg/record/headlog"
+)
+
+// The syncer is the store's one goroutine. Every FsyncInterval it syncs
+// the recordings written to since the last round (fdatasync, one per file:
+// the group commit), the directories that gained entries, then logs the
+// heads of the recordings closed since, in one head log append, and only
+// then removes their open markers. Retention runs on the same goroutine,
+// so the head log has a single writer.
+
+func (s *Store) loop() {
+	defer close(s.done)
+	st := time.NewTicker(s.opts.FsyncInterval)
+	defer st.Stop()
+	rt := time.NewTicker(s.opts.RetentionInterval)
+	defer rt.Stop()
+	for {
+		select {
+		case <-st.C:
+			s.report(s.sync())
+		case <-rt.C:
+			s.report(s.retain())
+		case ch := <-s.syncReq:
+			ch <- s.sync()
+		case ch := <-s.retainReq:
+			ch <- s.retain()
+		case <-s.stop:
+			s.report(s.sync())
+			return
+		}
+	}
+}
+
+func (s *Store) report(err error) {
+	if err != nil {
+		s.opts.OnError(err)
+	}
+}
+
+// closing hands a closed recording to the syncer.
+func (s *Store) closing(c *closing) {
+	s.mu.Lock()
+	delete(s.open, c.r.id)
+	s.pending = append(s.pending, c)
+	s.mu.Unlock()
+}
+
+func (s *Store) sync() error {
+	s.mu.Lock()
+	var dirty []*Recording
+	for _, r := range s.open {
+		if r.dirty.Load() {
+			dirty = append(dirty, r)
+		}
+	}
+	pending := s.pending
+	s.pending = nil
+	dirs := s.dirtyDirs
+	s.dirtyDirs = map[string]bool{}
+	s.mu.Unlock()
+
+	var firstErr error
+	note := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, r := range dirty {
+		if r.dirty.Swap(false) {
+			if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
+				// Linux may drop the unsynced pages: the recording can no
+				// longer promise what it holds.
+				r.fail(fmt.Errorf("fsync: %w", err))
+				note(fmt.Errorf("record: fsync %s: %w", r.rel, err))
+			}
+		}
+	}
+	var retry, logged []*closing
+	var recs []headlog.Record
+	for _, c := range pending {
+		if !c.sealed {
+			c.r.mu.Lock()
+			err := c.r.seal(c.sum, c.cut)
+			c.r.mu.Unlock()
+			if err != nil {
+				retry = append(retry, c)
+				note(fmt.Errorf("record: closing %s: %w", c.r.rel, err))
+				continue
+			}
+			c.sealed = true
+		}
+		if err := unix.Fdatasync(int(c.r.f.Fd())); err != nil {
+			note(fmt.Errorf("record: fsync %s: %w", c.r.rel, err))
+		}
+		dirs[filepath.Dir(filepath.Join(s.dir, c.r.rel))] = true
+		h, n := c.r.head()
+		recs = append(recs, headlog.Record{Type: headlog.TypeHead, Session: c.r.id, Path: c.r.rel, Events: n, Head: h.String(), Time: s.now()})
+		logged = append(logged, c)
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			note(fmt.Errorf("record: fsync %s: %w", d, err))
+		}
+	}
+	if len(recs) > 0 {
+		if err := s.log.Append(recs); err != nil {
+			note(fmt.Errorf("record: %w", err))
+			retry = append(retry, logged...)
+			logged = nil
+		}
+	}
+	for _, c := range logged {
+		c.r.f.Close()
+		os.Remove(filepath.Join(s.dir, dirOpen, c.r.id))
+	}
+	s.mu.Lock()
+	for _, c := range logged {
+		h, _ := c.r.head()
+		s.live[c.r.id] = liveEntry{rel: c.r.rel, head: h.String()}
+	}
+	s.pending = append(retry, s.pending...)
+	if len(logged) > 0 {
+		s.dirtyDirs[filepath.Join(s.dir, dirOpen)] = true
+	}
+	s.mu.Unlock()
+	return firstErr
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
