@@ -43,6 +43,9 @@ type Metrics struct {
 	// RecordFailures counts session recordings that could not be written:
 	// target, op (create, append, close).
 	RecordFailures *prometheus.CounterVec
+	// MaskedValues counts values masked in results: target, detector
+	// ("column" for column rules, "fallback_null" for NULL fallbacks).
+	MaskedValues *prometheus.CounterVec
 }
 
 // New registers every metric on a fresh registry, with Go and process
@@ -95,9 +98,13 @@ func New() *Metrics {
 			Name: "sluice_record_failures_total",
 			Help: "Session recording writes that failed, by target and operation (create, append, close).",
 		}, []string{"target", "op"}),
+		MaskedValues: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_masked_values_total",
+			Help: "Values masked in results, by target and detector (column for column rules, fallback_null for NULL fallbacks).",
+		}, []string{"target", "detector"}),
 	}
 	m.Registry.MustRegister(m.Connections, m.Active, m.Bytes, m.RecordMisses, m.ConfigReloads,
-		m.TaggedCgroups, m.Jobs, m.Statements, m.StatementSeconds, m.ProtocolErrors, m.RecordFailures,
+		m.TaggedCgroups, m.Jobs, m.Statements, m.StatementSeconds, m.ProtocolErrors, m.RecordFailures, m.MaskedValues,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

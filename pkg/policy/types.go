@@ -180,6 +180,10 @@ type Decision struct {
 	Shadow *Decision
 	// Version is the version of the policy set (see [Set.Version]).
 	Version string
+	// Masking is how the request's result is masked, nil for nothing. It
+	// is shared by every decision for the same identity and target, and
+	// set whatever the action (a review that is approved runs with it).
+	Masking *Masking
 }
 
 // Set is a loaded set of policies. It is immutable and safe for

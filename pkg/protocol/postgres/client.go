@@ -150,6 +150,11 @@ func (ss *session) query(body []byte) error {
 		ss.up.w.Frame('Q', queryBody(deniedText))
 		return nil
 	}
+	for _, a := range p.stmts {
+		if a.dec.Masking != nil {
+			ss.masked.Store(true)
+		}
+	}
 	ss.q.push(p)
 	ss.up.w.Frame('Q', body)
 	return nil
@@ -259,6 +264,14 @@ func (ss *session) execute(body []byte) error {
 	if !allowed(a.dec) {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
+	}
+	if a.dec.Masking != nil {
+		// The rows of an Execute come without a description: ask for the
+		// portal's (its columns and result formats) first; the answer is
+		// the plan's, and the client never sees it.
+		ss.masked.Store(true)
+		ss.q.push(&pending{kind: kindMaskDescribe, stmts: []*audited{a}})
+		ss.up.w.Frame('D', append(append([]byte{'P'}, m.Portal...), 0))
 	}
 	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})
 	ss.up.w.Frame('E', body)

@@ -20,10 +20,16 @@ func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 		return refuse("no-policy-engine", "no policy is loaded")
 	}
 	a := &ss.s.Attribution
-	return ss.h.deps.Policy.Decide(&policy.Request{
+	d := ss.h.deps.Policy.Decide(&policy.Request{
 		Identity: ss.s.Identity, Target: ss.s.Target, Protocol: "postgres", SQL: st,
 		Attribution: policy.Attribution{PID: a.PID, UID: a.UID, GID: a.GID, Exe: a.Exe, Comm: a.Comm, Unit: a.Unit, Cgroup: a.Cgroup},
 	})
+	if d.Masking != nil && d.Action != policy.Deny {
+		if r := ss.refuseUnmaskable(st, d.Masking); r != nil {
+			return *r
+		}
+	}
+	return d
 }
 
 // refuse is a decision the inspector takes itself (no policy rule).

@@ -16,6 +16,7 @@ const (
 	codeInvalidPassword       = "28P01"
 	codeConnectionFailure     = "08006"
 	codeCannotConnectNow      = "57P03"
+	codeInternalError         = "XX000"
 )
 
 // ErrProtocol is wrapped by errors for clients that break the protocol.

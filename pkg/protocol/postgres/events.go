@@ -40,7 +40,7 @@ func (ss *session) emitOne(a *audited) {
 		return
 	}
 	st := a.st
-	text := st.Text
+	text := ss.maskEcho(a.dec.Masking, st.Text)
 	if len(text) > maxEventStatement {
 		text = text[:maxEventStatement] + "…"
 	}
@@ -55,7 +55,15 @@ func (ss *session) emitOne(a *audited) {
 		e = e.Strs("functions", functionNames(st.Functions))
 	}
 	if a.params != nil {
-		e = e.Strs("params", a.params)
+		e = e.Strs("params", ss.maskEchoes(a.dec.Masking, a.params))
+	}
+	if len(a.masked) > 0 {
+		arr := zerolog.Arr()
+		for _, c := range a.masked {
+			arr = arr.Dict(zerolog.Dict().Str("column", c.Column).Str("detector", c.Detector).Uint64("n", c.N))
+			h.deps.Metrics.MaskedValues.WithLabelValues(s.Target, c.Detector).Add(float64(c.N))
+		}
+		e = e.Array("masked", arr)
 	}
 	e = e.Str("decision", string(a.dec.Action)).Str("policy", a.dec.Policy).Str("rule", a.dec.Rule)
 	if a.dec.Version != "" {

@@ -8,7 +8,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sluicehq/sluice/pkg/mask"
+	"github.com/sluicehq/sluice/pkg/protocol/postgres/pgmask"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
@@ -39,6 +44,12 @@ type Deps struct {
 	Records Recordings
 	// RecordFailure is the target's on_record_failure ("" means deny).
 	RecordFailure config.RecordFailure
+	// MaskKey is the key of the hash masking strategy; zero when none is
+	// configured (policies using hash are then refused at load).
+	MaskKey mask.Key
+	// CatalogTTL is how long column names read from the upstream catalog
+	// are kept (0: the default, one minute).
+	CatalogTTL time.Duration
 }
 
 // Handler serves sessions to one PostgreSQL target.
@@ -49,6 +60,14 @@ type Handler struct {
 	class     *sqlclass.Classifier
 	clientTLS *tls.Config // nil: SSLRequest answered N
 	upTLS     *tls.Config // nil: plain upstream
+	host      string
+
+	// Masking: compiled rules per policy masking and database, and the
+	// catalogs (one per database) with their connection pools.
+	masks    sync.Map // maskKey → *maskRules
+	catMu    sync.Mutex
+	catalogs map[string]*pgmask.PgCatalog
+	pools    []*pgxpool.Pool
 }
 
 var _ protocol.Handler = (*Handler)(nil)
@@ -56,7 +75,7 @@ var _ protocol.Handler = (*Handler)(nil)
 // New returns the handler of the target named name. The host name is the
 // default server name for tls: verify-full.
 func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
-	h := &Handler{target: name, opts: opts, deps: deps}
+	h := &Handler{target: name, opts: opts, deps: deps, host: host}
 	if h.deps.Log == nil {
 		h.deps.Log = audit.Discard()
 	}
@@ -128,7 +147,7 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	_ = client.SetDeadline(time.Time{})
 	_ = up.counted.SetDeadline(time.Time{})
 
-	err = h.run(s, c, up)
+	err = h.run(s, c, up, dial)
 	res := c.result()
 	res.BytesDown = up.counted.BytesRead()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

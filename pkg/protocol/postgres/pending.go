@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/protocol/postgres/pgmask"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -24,6 +25,10 @@ type pending struct {
 	next  int // Q: index of the statement whose result comes next
 }
 
+// kindMaskDescribe is the pending kind of a Describe the inspector sends
+// itself, before an Execute whose result is masked.
+const kindMaskDescribe = 'x'
+
 // audited is one statement's audit record, completed by its response.
 type audited struct {
 	st       *sqlclass.Statement // shared with the classifier's cache: read-only
@@ -36,8 +41,9 @@ type audited struct {
 	rows     int64
 	hasRows  bool
 	err      *pgproto3.ErrorResponse
-	note     string // why a statement did not run
-	seq      uint64 // its statement event in the recording, when recorded
+	note     string         // why a statement did not run
+	masked   []pgmask.Count // what masking did to its result
+	seq      uint64         // its statement event in the recording, when recorded
 	recorded bool
 }
 

@@ -86,7 +86,11 @@ func (ss *session) recordStatement(a *audited) {
 	}
 	ss.openRecording()
 	if rec := ss.recs.get(); rec != nil {
-		seq, err := rec.Append(statementEvent(a))
+		ev := statementEvent(a)
+		if a.dec.Masking != nil {
+			ev.Text, ev.Params = ss.maskEcho(a.dec.Masking, ev.Text), ss.maskEchoes(a.dec.Masking, ev.Params)
+		}
+		seq, err := rec.Append(ev)
 		if err == nil {
 			a.seq, a.recorded = seq, true
 			return

@@ -21,24 +21,16 @@ func (ss *session) pump() error {
 		if err != nil {
 			return err
 		}
-		switch typ {
-		case 'D', 'd', 'T', 't', 'G', 'H', 'A', 'N', 'W', 'V':
-			// Rows, COPY data, descriptions and notifications: streamed.
-			if typ == 'T' || typ == 't' {
-				ss.describeDone(typ)
-			}
-			if err := up.r.Copy(c.w, typ, n); err != nil {
+		handled := false
+		if ss.masked.Load() {
+			if handled, err = ss.maskMessage(typ, n); err != nil {
 				return err
 			}
-		default:
-			if n > up.r.Max() {
-				return fmt.Errorf("%w: the upstream sent a %q message of %d bytes, over max_message_size (%d)", ErrProtocol, typ, n, up.r.Max())
-			}
-			body, err := up.r.Body(n)
-			if err != nil {
+		}
+		if !handled {
+			if done, err = ss.relay(typ, n, done); err != nil {
 				return err
 			}
-			done = ss.response(typ, body, done)
 		}
 		if up.r.Buffered() == 0 {
 			if err := c.w.Flush(); err != nil {
@@ -51,6 +43,28 @@ func (ss *session) pump() error {
 			}
 		}
 	}
+}
+
+// relay passes one upstream message to the client: rows, COPY data,
+// descriptions and notifications streamed, the rest decoded and handled by
+// response.
+func (ss *session) relay(typ byte, n int, done []*audited) ([]*audited, error) {
+	up, c := ss.up, ss.c
+	switch typ {
+	case 'D', 'd', 'T', 't', 'G', 'H', 'A', 'N', 'W', 'V':
+		if typ == 'T' || typ == 't' {
+			ss.describeDone(typ)
+		}
+		return done, up.r.Copy(c.w, typ, n)
+	}
+	if n > up.r.Max() {
+		return done, fmt.Errorf("%w: the upstream sent a %q message of %d bytes, over max_message_size (%d)", ErrProtocol, typ, n, up.r.Max())
+	}
+	body, err := up.r.Body(n)
+	if err != nil {
+		return done, err
+	}
+	return ss.response(typ, body, done), nil
 }
 
 // describeDone pops a Describe answered by RowDescription (a Describe of

@@ -24,6 +24,9 @@ type session struct {
 	up *upstream
 	q  queue
 
+	// dial connects to the upstream as the session does (catalog lookups).
+	dial protocol.Dialer
+
 	// Client side only.
 	sql     *sqlclass.Session
 	stmts   map[string]*prepared
@@ -39,6 +42,12 @@ type session struct {
 	// reportedPath is a search_path the upstream reported in a
 	// ParameterStatus; the client side applies it before the next statement.
 	reportedPath atomic.Pointer[string]
+
+	// masked is set once a statement of the session is to be masked; until
+	// then the upstream side streams rows without looking at them.
+	masked atomic.Bool
+	// mask is the upstream side's masking state.
+	mask masking
 
 	// recs is the session's recording; the client side writes statements,
 	// the upstream side results (Append is safe for concurrent use).
@@ -66,7 +75,7 @@ type portal struct {
 }
 
 // run inspects the session until either side closes.
-func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
+func (h *Handler) run(s *protocol.Session, c *conn, up *upstream, dial protocol.Dialer) error {
 	defer h.deps.Cancels.remove(up.clientKey)
 	c.r.SetMax(int(h.opts.MaxMessageSize))
 	up.r.SetMax(int(h.opts.MaxMessageSize))
@@ -75,7 +84,7 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream) error {
 		path = sqlclass.ParseSearchPath(v)
 	}
 	ss := &session{
-		h: h, s: s, c: c, up: up,
+		h: h, s: s, c: c, up: up, dial: dial,
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
