@@ -19,6 +19,9 @@ commands:
   sessions list|show|verify [ARGS]       list, show and verify session recordings (sluice sessions help)
   replay ID [--speed N]                  print a recorded session as it happened, with its timing
   policy check|test|explain ...          check, test and explain policies offline (sluice policy help)
+  approvals list|watch [--json]          the statements held for approval (sluice approvals help)
+  approve ID [--once | --for D] [--reason TEXT]  let a held statement run, once or for a window
+  deny ID --reason TEXT                  refuse a held statement
   version                                print the version
 
 The daemon is reached at /run/sluice/control.sock unless --control or
@@ -78,6 +81,12 @@ func run(args []string) error {
 		return cmdReplay(os.Stdout, rest)
 	case "policy":
 		return cmdPolicy(rest)
+	case "approvals":
+		return cmdApprovals(control, rest)
+	case "approve":
+		return cmdApprove(control, rest)
+	case "deny":
+		return cmdDeny(control, rest)
 	case "version", "--version":
 		fmt.Println("sluice", version)
 		return nil

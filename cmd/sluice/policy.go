@@ -20,12 +20,14 @@ const policyUsage = `usage: sluice policy COMMAND [FLAGS]
 
 commands:
   check [--config FILE] [--strict] [DIR]   decode the policies, cross-check them with the configuration, warn on
-                                           rules that never match and identities no policy decides for
+                                           rules that never match, masking never applied and identities no
+                                           policy decides for
   test [--config FILE] [-v] [DIR]          run the policy tests (*_test.yaml) of DIR against its policies
   explain [--config FILE] [--policies DIR] --identity NAME --target NAME --sql SQL [--json]
           [--search-path a,b] [--time RFC3339] [--uid N] [--gid N] [--pid N] [--exe PATH] [--comm NAME]
           [--unit UNIT] [--cgroup PATH]
-                                           show how the policies decide a query, statement by statement
+                                           show how the policies decide a query, statement by statement,
+                                           and how its results are masked
 
 DIR defaults to the policies directory of --config. explain reads --config
 (default /etc/sluice/sluice.yaml) and its policies directory.

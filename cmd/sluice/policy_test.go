@@ -84,6 +84,7 @@ func TestPolicyCheck(t *testing.T) {
 		{"errors", []string{"check", "testdata/policy/bad", "--config", "testdata/policy/examples.yaml"}, 1, "check-errors.golden"},
 		{"warnings", []string{"check", "testdata/policy/warn"}, 0, "check-warnings.golden"},
 		{"warnings with --strict", []string{"check", "--strict", "testdata/policy/warn"}, exitWarnings, "check-warnings.golden"},
+		{"hash without a key", []string{"check", "--config", "testdata/policy/no-key.yaml", "../../policies"}, 1, "check-no-key.golden"},
 		{"no directory", []string{"check"}, 2, ""},
 		{"two directories", []string{"check", "a", "b"}, 2, ""},
 		{"bad flag", []string{"check", "--stricter", "x"}, 2, ""},

@@ -65,6 +65,8 @@ func TestParseExample(t *testing.T) {
 			},
 		},
 		Recording: defaultRecording(),
+		Approvals: defaultApprovals(),
+		Masking:   defaultMasking(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(example.yaml) =\n%+v\nwant\n%+v", c, want)

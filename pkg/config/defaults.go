@@ -53,6 +53,8 @@ func Default() *Config {
 			},
 		},
 		Recording: defaultRecording(),
+		Approvals: defaultApprovals(),
+		Masking:   defaultMasking(),
 	}
 }
 

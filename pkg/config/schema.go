@@ -22,6 +22,8 @@ func configFields(c *Config) []field {
 		{"identities", list(&c.Identities, identityItem)},
 		{"targets", list(&c.Targets, targetItem)},
 		{"recording", object(recordingFields(&c.Recording))},
+		{"approvals", object(approvalsFields(&c.Approvals))},
+		{"masking", object(maskingFields(&c.Masking))},
 	}
 }
 

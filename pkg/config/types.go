@@ -37,6 +37,12 @@ type Config struct {
 
 	// Recording says how inspected sessions are recorded (recording.go).
 	Recording Recording
+
+	// Approvals says who decides statements held for review (approvals.go).
+	Approvals Approvals
+
+	// Masking holds what result masking needs from the daemon (masking.go).
+	Masking Masking
 }
 
 // FailMode is the value of fail_mode.

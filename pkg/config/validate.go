@@ -54,6 +54,8 @@ func validate(c *Config, d *decoder) {
 	v.identities()
 	v.targets()
 	v.recording()
+	v.approvals()
+	v.masking()
 }
 
 // line returns the line recorded for path or, failing that, for its nearest

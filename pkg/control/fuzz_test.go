@@ -14,6 +14,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"run","identity":"ci-job"}` + "\n",
 		`{"op":"status"}` + "\n",
 		`{"op":"detach"}`,
+		`{"op":"approvals"}` + "\n",
+		`{"op":"approvals.watch"}` + "\n",
+		`{"op":"approve","id":"k3xq7mz2a4bcdwef","for":"30m","reason":"OPS-12"}` + "\n",
+		`{"op":"deny","id":"k3xq7mz2a4bcdwef","reason":"not now"}` + "\n",
+		`{"op":"approve","id":"k3xq7mz2a4bcdwef","for":30}` + "\n",
 		`{"op":"run","identity":"a","extra":1}` + "\n",
 		`{"op":"run"}{"op":"detach"}` + "\n",
 		"\x00\xff\n",
@@ -23,8 +28,8 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeRequest(bufio.NewReaderSize(bytes.NewReader(data), 4096))
-		if err == nil && len(req.Identity) > maxRequest {
-			t.Fatalf("identity of %d bytes accepted", len(req.Identity))
+		if err == nil && len(req.Identity)+len(req.ID)+len(req.For)+len(req.Reason) > maxRequest {
+			t.Fatalf("request of more than %d bytes accepted", maxRequest)
 		}
 	})
 }
@@ -36,6 +41,9 @@ func TestDecodeRequest(t *testing.T) {
 		wantErr  string
 	}{
 		{"run", `{"op":"run","identity":"ci-job"}` + "\n", Request{Op: OpRun, Identity: "ci-job"}, ""},
+		{"approve", `{"op":"approve","id":"k3xq7mz2a4bcdwef","for":"30m","reason":"OPS-12"}` + "\n",
+			Request{Op: OpApprove, ID: "k3xq7mz2a4bcdwef", For: "30m", Reason: "OPS-12"}, ""},
+		{"for as a number", `{"op":"approve","id":"k3xq7mz2a4bcdwef","for":1800}` + "\n", Request{}, "cannot unmarshal number"},
 		{"unknown field", `{"op":"run","uid":0}` + "\n", Request{}, "unknown field"},
 		{"two values", `{"op":"status"} {"op":"detach"}` + "\n", Request{}, "more than one"},
 		{"too long", `{"op":"` + strings.Repeat("x", maxRequest) + `"}` + "\n", Request{}, "longer than"},

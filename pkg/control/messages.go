@@ -8,12 +8,21 @@ const (
 	OpStatus = "status" // report programs, pins, tags, listeners, counts
 	OpDetach = "detach" // remove programs and pins, then stop the daemon (root only)
 	OpReload = "reload" // reload configuration (root only)
+
+	// Approvals (approvals.go): root and approvers only.
+	OpApprovals      = "approvals"       // list the open approval requests
+	OpApprovalsWatch = "approvals.watch" // stream the open requests, then every change
+	OpApprove        = "approve"         // approve a request, once or for a window
+	OpDeny           = "deny"            // deny a request
 )
 
 // Request is one call.
 type Request struct {
 	Op       string `json:"op"`
 	Identity string `json:"identity,omitempty"` // OpRun
+	ID       string `json:"id,omitempty"`       // OpApprove, OpDeny: the approval request
+	For      string `json:"for,omitempty"`      // OpApprove: a window such as "30m"; "" approves once
+	Reason   string `json:"reason,omitempty"`   // OpApprove, OpDeny (required)
 }
 
 // Response is the answer to one Request. Error is set when the call failed;
@@ -23,6 +32,12 @@ type Response struct {
 	Error  string  `json:"error,omitempty"`
 	Job    *Job    `json:"job,omitempty"`
 	Status *Status `json:"status,omitempty"`
+	// Approvals answers OpApprovals (absent when none is open).
+	Approvals []Approval `json:"approvals,omitempty"`
+	// Approval answers OpApprove and OpDeny (the request as decided) and
+	// is each step of OpApprovalsWatch, with Change.
+	Approval *Approval `json:"approval,omitempty"`
+	Change   string    `json:"change,omitempty"`
 }
 
 // Job is the cgroup created for `sluice run`.

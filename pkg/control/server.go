@@ -35,6 +35,20 @@ type Handler interface {
 	Handle(ctx context.Context, peer Peer, req Request) Response
 }
 
+// Streamer is implemented by a Handler that answers the streaming
+// operations (see Streaming).
+//
+// Contract: Stream is called instead of Handle, once per such request,
+// with the caller's kernel credentials; it must authorize the request
+// itself. It sends responses with send, one JSON line each, and returns
+// when it is done, when ctx ends (the caller closed the connection or
+// sent more data, or the server is stopping) or when send fails (the
+// caller stopped reading for 10 seconds). An error it returns reaches the
+// caller as a last response.
+type Streamer interface {
+	Stream(ctx context.Context, peer Peer, req Request, send func(Response) error) error
+}
+
 // Server serves a control socket.
 type Server struct {
 	ln      *net.UnixListener
@@ -120,7 +134,41 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
+	if Streaming(req.Op) {
+		s.stream(ctx, c, peer, req)
+		return
+	}
 	writeResponse(c, s.handler.Handle(ctx, peer, req))
+}
+
+// stream serves a streaming operation until the handler returns. The
+// caller sends nothing after its request: reading anything, or the end
+// of the connection, ends the stream.
+func (s *Server) stream(ctx context.Context, c *net.UnixConn, peer Peer, req Request) {
+	st, ok := s.handler.(Streamer)
+	if !ok {
+		writeResponse(c, Response{Error: "operation " + req.Op + " is not supported"})
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		var b [1]byte
+		_, _ = c.Read(b[:])
+		cancel()
+	}()
+	send := func(resp Response) error {
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		data, err := json.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		_, err = c.Write(append(data, '\n'))
+		return err
+	}
+	if err := st.Stream(ctx, peer, req, send); err != nil {
+		_ = send(Response{Error: err.Error()})
+	}
 }
 
 // decodeRequest reads one request line (at most maxRequest bytes) from a

@@ -11,7 +11,7 @@ import (
 // controlHandler authorizes and answers control socket requests.
 type controlHandler struct{ d *Daemon }
 
-func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req control.Request) control.Response {
+func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req control.Request) control.Response {
 	d := h.d
 	switch req.Op {
 	case control.OpRun:
@@ -31,6 +31,8 @@ func (h *controlHandler) Handle(_ context.Context, peer control.Peer, req contro
 		d.log.Event(audit.JobStarted).Str("identity", job.Identity).Str("cgroup", job.Cgroup).
 			Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job started")
 		return control.Response{OK: true, Job: job}
+	case control.OpApprovals, control.OpApprove, control.OpDeny:
+		return d.approvalOps.Handle(ctx, peer, req) // approvals.go
 	case control.OpStatus:
 		st, err := d.status()
 		if err != nil {

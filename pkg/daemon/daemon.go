@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval"
+	"github.com/sluicehq/sluice/pkg/approval/approvalctl"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/config"
@@ -51,6 +53,9 @@ type Daemon struct {
 	cancels  *postgres.Cancels
 	records  *record.Store // nil when recording is off
 
+	approvals   *approval.Broker // statements held for review (approvals.go)
+	approvalOps *approvalctl.Ops
+
 	detach chan struct{}
 }
 
@@ -80,6 +85,10 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
+	if err := d.startApprovals(cfg); err != nil {
+		return err
+	}
+	defer d.approvals.Close()
 	if d.records, err = d.openRecords(cfg); err != nil {
 		return err
 	}
@@ -139,10 +148,14 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	if err := d.configureKernel(cfg); err != nil {
 		return err
 	}
+	masking, err := loadMasking(cfg)
+	if err != nil {
+		return err
+	}
 	if _, err := d.reloadPolicies(cfg); err != nil {
 		return err
 	}
-	routes, err := d.routes(cfg, nil)
+	routes, err := d.routes(cfg, nil, masking)
 	if err != nil {
 		return err
 	}

@@ -52,9 +52,11 @@ func (p *policies) Decide(r *policy.Request) policy.Decision {
 	return s.Decide(r)
 }
 
-// loadPolicies reads the policies directory, cross-checked against cfg.
+// loadPolicies reads the policies directory, cross-checked against cfg:
+// its identities and targets, and its hash key (without one, policies
+// using the hash strategy are refused).
 func loadPolicies(cfg *config.Config) (*policy.Set, error) {
-	known := policy.Known{Identities: []string{}, Targets: []string{}}
+	known := policy.Known{Identities: []string{}, Targets: []string{}, NoHashKey: cfg.Masking.HashKeyFile == ""}
 	for _, id := range cfg.Identities {
 		known.Identities = append(known.Identities, id.Name)
 	}
@@ -94,11 +96,15 @@ func Check(path string) error {
 	if err != nil {
 		return err
 	}
-	// Build each inspector once: certificates, CA files and function globs
-	// are read and checked as they would be at start.
+	// Build each inspector once: certificates, CA files, function globs
+	// and the hash key are read and checked as they would be at start.
+	masking, err := loadMasking(cfg)
+	if err != nil {
+		return err
+	}
 	d := &Daemon{}
 	for _, t := range cfg.Targets {
-		if _, err := d.handler(t); err != nil {
+		if _, err := d.handler(t, masking); err != nil {
 			return err
 		}
 	}

@@ -20,11 +20,12 @@ import (
 const targetRefresh = 30 * time.Second
 
 // handler builds the inspector of one target.
-func (d *Daemon) handler(t config.Target) (protocol.Handler, error) {
+func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) {
 	switch t.Protocol {
 	case config.ProtocolPostgres:
 		deps := postgres.Deps{
 			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels, RecordFailure: t.OnRecordFailure,
+			MaskKey: m.key, CatalogTTL: m.catalogTTL,
 		}
 		if d.records != nil {
 			deps.Records = d.records
@@ -35,10 +36,11 @@ func (d *Daemon) handler(t config.Target) (protocol.Handler, error) {
 	}
 }
 
-// routes builds the proxy's routing snapshot from a configuration.
-// Addresses already resolved for an unchanged target are carried over from
-// prev, so a reload never forgets them while DNS is slow or down.
-func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) (*proxy.Routes, error) {
+// routes builds the proxy's routing snapshot from a configuration and its
+// masking settings. Addresses already resolved for an unchanged target
+// are carried over from prev, so a reload never forgets them while DNS is
+// slow or down.
+func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*proxy.Routes, error) {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
 		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
@@ -47,7 +49,7 @@ func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes) (*proxy.Routes, 
 	handlers := make(map[string]protocol.Handler, len(cfg.Targets))
 	for _, t := range cfg.Targets {
 		ts = append(ts, &target.Target{Name: t.Name, Protocol: string(t.Protocol), Host: t.Host, Port: t.Port})
-		h, err := d.handler(t)
+		h, err := d.handler(t, m)
 		if err != nil {
 			return nil, err
 		}
@@ -107,13 +109,18 @@ func (d *Daemon) reload() error {
 		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).Msg(what)
 		return err
 	}
+	// The hash key is read again: a replaced key file takes effect.
+	masking, err := loadMasking(cfg)
+	if err != nil {
+		return fail("the masking hash key could not be read; the previous configuration stays in force", err)
+	}
 	// The kernel's exclusions first: if they cannot be written, nothing of
 	// the new configuration is in force.
 	if err := d.configureKernel(cfg); err != nil {
 		_ = d.configureKernel(old)
 		return fail("exclusions could not be applied; the previous configuration stays in force", err)
 	}
-	routes, err := d.routes(cfg, d.proxy.Routes())
+	routes, err := d.routes(cfg, d.proxy.Routes(), masking)
 	if err != nil {
 		_ = d.configureKernel(old)
 		return fail("targets could not be set up; the previous configuration stays in force", err)
@@ -126,6 +133,7 @@ func (d *Daemon) reload() error {
 	d.cfg = cfg
 	d.mu.Unlock()
 	d.proxy.SetRoutes(routes)
+	d.reconfigureApprovals(cfg)
 	if err := d.syncTags(); err != nil {
 		return fail("configuration applied but tags could not be brought in line", fmt.Errorf("%w: %w", errRetag, err))
 	}

@@ -14,10 +14,16 @@ import (
 // benchmark statement, so Decide tries every rule of every policy that
 // admits a select (half of them) and ends with the defaults.
 func benchSet(b *testing.B, policies, rules int) *Set {
+	return benchSetWith(b, policies, rules, "")
+}
+
+// benchSetWith is benchSet with extra, lines indented as a policy's keys,
+// added to every policy.
+func benchSetWith(b *testing.B, policies, rules int, extra string) *Set {
 	var y strings.Builder
 	y.WriteString("policies:\n")
 	for p := range policies {
-		fmt.Fprintf(&y, "  - name: p%d\n    identities: [legacy-etl, \"ci-*\", \"team-%d-*\"]\n    targets: [\"orders-*\"]\n    default: allow\n    rules:\n", p, p)
+		fmt.Fprintf(&y, "  - name: p%d\n    identities: [legacy-etl, \"ci-*\", \"team-%d-*\"]\n    targets: [\"orders-*\"]\n    default: allow\n%s    rules:\n", p, p, extra)
 		for r := range rules {
 			switch r % 4 {
 			case 0:

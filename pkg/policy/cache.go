@@ -22,6 +22,9 @@ type pairEntry struct {
 	shadow    []*Policy
 	noPolicy  Decision // the decision when no enforced policy applies
 	abstained Decision // the decision when every enforced policy abstains
+	// masking is the merged masking of the enforced policies (shadow
+	// policies never mask), set on every decision for the pair.
+	masking *Masking
 }
 
 // applicable returns the policies covering identity on target, from the
@@ -63,11 +66,13 @@ func (s *Set) resolve(identity, target string) *pairEntry {
 	if len(names) > maxKnownShown {
 		names = append(names[:maxKnownShown], fmt.Sprintf("and %d more", len(names)-maxKnownShown))
 	}
+	e.masking = s.masking(e.enforced)
 	e.abstained = Decision{
 		Action: Deny,
 		Message: fmt.Sprintf("no policy decides for identity %q on target %q: every policy that applies abstains (%s)",
 			identity, target, strings.Join(names, ", ")),
 		Version: s.version,
+		Masking: e.masking,
 	}
 	return e
 }

@@ -8,7 +8,8 @@ package policy
 // order). With no enforced policy applying, or every one abstaining, the
 // request is denied. Shadow policies (enforce: false) are evaluated alike,
 // and the strictest of their decisions is reported in Shadow when it is
-// stricter than the enforced one.
+// stricter than the enforced one. The decision carries the masking of the
+// pair (see [Set.Masking]), whatever its action.
 //
 // A rule's condition (when:) is evaluated only when its matchers match.
 // A condition that fails to evaluate (an error, the cost limit) counts as
@@ -39,6 +40,7 @@ func (e *pairEntry) decide(ev *evaluation) Decision {
 		return e.abstained
 	}
 	d := *best
+	d.Masking = e.masking
 	if d.Action != Deny && len(e.shadow) > 0 {
 		if sh := strictest(e.shadow, ev, best); sh != nil {
 			d.Shadow = sh

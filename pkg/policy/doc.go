@@ -26,6 +26,13 @@
 // shadow mode: their decisions are reported in [Decision.Shadow] and never
 // change the action.
 //
+// A policy may carry a masking: block: content detectors, column rules and
+// whole-result masking for the results of its identities on its targets.
+// The masking of every enforced policy that covers an (identity, target)
+// pair is merged once per pair and carried by every decision for it
+// ([Decision.Masking], [Set.Masking]); shadow policies never mask. With
+// [Known.NoHashKey] set, a policy using the hash strategy is an error.
+//
 // A rule may carry a condition (when:), a CEL expression over the request
 // (identity, target, attribution, time, claims, statement), compiled when
 // the policy is loaded and evaluated with a cost limit when the rule's

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/mask"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -20,7 +21,7 @@ func TestExamples(t *testing.T) {
 	for _, p := range s.Policies() {
 		names = append(names, p.Name)
 	}
-	wantNames := []string{"etl-night-window", "no-ddl", "readonly-etl", "review-writes", "pii-rollout"}
+	wantNames := []string{"etl-night-window", "no-ddl", "pii-masking", "readonly-etl", "review-writes", "pii-rollout"}
 	if len(names) != len(wantNames) {
 		t.Fatalf("policies %v, want %v", names, wantNames)
 	}
@@ -102,6 +103,20 @@ func TestExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkDecision(t, s, tt.req, tt.want) })
+	}
+	// pii-masking, for every identity on orders-db and nowhere else.
+	pii := s.Policies()[2].Masking
+	for _, id := range []string{"legacy-etl", "nightly-etl", "ci-build"} {
+		if m := s.Decide(pg(id, "orders-db", customers)).Masking; m != pii || m == nil {
+			t.Errorf("%s on orders-db: masking %+v", id, m)
+		}
+	}
+	if m := s.Decide(pg("ci-build", "analytics-db", customers)).Masking; m != nil {
+		t.Errorf("ci-build on analytics-db: masking %+v", m)
+	}
+	if pii.Region != "US" || pii.StrategyOf(mask.Email) != mask.Hash || pii.StrategyOf(mask.Card) != mask.Partial ||
+		pii.StrategyOf(mask.JWT) != mask.Redact || len(pii.Columns) != 3 {
+		t.Errorf("pii-masking: %+v", pii)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/pkg/mask"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -54,10 +56,14 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			for _, id := range append(testKnown.Identities, "stranger") {
+				checkFuzzMasking(t, s, id)
 				for _, st := range fuzzStatements {
 					d := s.Decide(pg(id, "orders-db", st))
 					if !d.Action.Valid() || (d.Action != Allow && d.Message == "") {
 						t.Fatalf("decision %+v", d)
+					}
+					if d.Masking != s.Masking(id, "orders-db") {
+						t.Fatalf("decision masking %p, pair masking %p", d.Masking, s.Masking(id, "orders-db"))
 					}
 					if d.Shadow != nil && !d.Shadow.Action.Stricter(d.Action) {
 						t.Fatalf("shadow %+v not stricter than %+v", d.Shadow, d)
@@ -93,4 +99,40 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzKey is a hash key for the maskers the fuzzer builds.
+var fuzzKey, _ = mask.NewKey([]byte("fuzz-key-0123456789"))
+
+// checkFuzzMasking checks the masking of id on orders-db: present exactly
+// when an enforced policy covering the pair has a masking: block, and one
+// the inspector can build a masker from.
+func checkFuzzMasking(t *testing.T, s *Set, id string) {
+	m := s.Masking(id, "orders-db")
+	var want []string
+	for _, p := range s.Policies() {
+		if p.Enforce && p.Masking != nil && p.covers(id, "orders-db") {
+			want = append(want, p.Name)
+		}
+	}
+	if m == nil {
+		if len(want) > 0 {
+			t.Fatalf("no masking, want that of %v", want)
+		}
+		return
+	}
+	if !slices.Equal(m.Policies, want) {
+		t.Fatalf("masking of %v, want %v", m.Policies, want)
+	}
+	if m.Detectors == 0 && len(m.Columns) == 0 && m.Whole == 0 {
+		t.Fatalf("masking masks nothing: %+v", m)
+	}
+	if _, err := mask.New(mask.Config{Detectors: m.Detectors, Strategy: m.Strategy, Strategies: m.Strategies, Region: m.Region, Key: fuzzKey}); err != nil {
+		t.Fatalf("masking %+v: %v", m, err)
+	}
+	for _, c := range m.Columns {
+		if (c.Strategy == 0) == (c.Hint == 0) || c.Match == "" || c.Policy == "" {
+			t.Fatalf("column rule %+v", c)
+		}
+	}
 }

@@ -3,10 +3,12 @@ package policy
 import "github.com/sluicehq/sluice/pkg/mask"
 
 // Masking is how the results of a request are masked: the masking: blocks
-// of every policy that applies to the request's identity and target,
-// merged in load order. It is computed once per (identity, target) pair
-// and shared by every Decision for that pair: it must not be modified,
-// and its address may key caches (a new policy set makes new values).
+// of every enforced policy that applies to the request's identity and
+// target, merged in load order (shadow policies never mask: shadow mode
+// must not change traffic). It is computed once per (identity, target)
+// pair and shared by every Decision for that pair: it must not be
+// modified, and its address may key caches (a new policy set makes new
+// values).
 //
 // A nil *Masking masks nothing.
 type Masking struct {
@@ -18,8 +20,10 @@ type Masking struct {
 	// Strategy is the strategy of detectors without an entry in
 	// Strategies (the first policy's that sets one; zero means redact).
 	Strategy mask.Strategy
-	// Strategies are per-detector strategies (the first policy's entry for
-	// a detector wins).
+	// Strategies are per-detector strategies. For each detector, the
+	// first policy whose detectors include it decides: its entry for the
+	// detector, else its strategy. A merged Masking has an entry for
+	// every detector it runs; a single policy's holds what it wrote.
 	Strategies map[mask.Detector]mask.Strategy
 	// Region is the region of phone numbers in national format (the first
 	// policy's that sets one).
@@ -43,4 +47,17 @@ type MaskColumn struct {
 	// nine-digit value of a column matching "*ssn*" is an SSN).
 	Hint mask.Set
 	Line int
+}
+
+// StrategyOf returns the strategy detector d applies: its entry in
+// Strategies, else Strategy, else redact. It does not say whether d runs
+// (see Detectors).
+func (m *Masking) StrategyOf(d mask.Detector) mask.Strategy {
+	if s, ok := m.Strategies[d]; ok && s != 0 {
+		return s
+	}
+	if m.Strategy != 0 {
+		return m.Strategy
+	}
+	return mask.Redact
 }

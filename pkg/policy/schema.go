@@ -82,7 +82,9 @@ func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 				p.Rules = append(p.Rules, r)
 			})
 		}},
-		{key: "masking", later: "masking of result columns"},
+		{key: "masking", decode: func(d *decoder, n *yaml.Node, path string) {
+			p.Masking = d.masking(n, path)
+		}},
 	})
 	if !ok {
 		return nil
@@ -90,6 +92,12 @@ func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 	for _, key := range []string{"name", "identities", "targets"} {
 		if !present[key] {
 			d.errorf(n.Line, path, "%s is required", key)
+		}
+	}
+	if p.Masking != nil {
+		p.Masking.Policies = []string{p.Name}
+		for i := range p.Masking.Columns {
+			p.Masking.Columns[i].Policy = p.Name
 		}
 	}
 	return p

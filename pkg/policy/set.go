@@ -12,7 +12,8 @@ var emptySet = newSet(nil, newVersioner().sum())
 // return.
 func newSet(policies []*Policy, version string) *Set {
 	s := &Set{policies: policies, version: version}
-	for _, p := range policies {
+	for i, p := range policies {
+		p.pos = i
 		p.index()
 		for _, r := range p.Rules {
 			r.decision = Decision{

@@ -35,10 +35,14 @@ type Policy struct {
 	Default Action
 	// Rules in file order; the first that matches decides.
 	Rules []*Rule
+	// Masking is the policy's masking: block, nil when it has none (see
+	// masking.go). Its Policies is the policy's name alone.
+	Masking *Masking
 	// File and Line locate the policy ("- name: ..." item).
 	File string
 	Line int
 
+	pos        int // in the set's load order; keys merged maskings
 	identities []glob
 	targets    []glob
 	dflt       Decision // the decision of the default, precomputed; unused for Abstain
@@ -129,6 +133,10 @@ type funcGlob struct {
 type Known struct {
 	Identities []string
 	Targets    []string
+	// NoHashKey says that the daemon configuration holds no hash key
+	// (masking.hash_key_file): a policy whose masking uses the hash
+	// strategy is then an error. False turns the check off.
+	NoHashKey bool
 }
 
 // Request is what [Set.Decide] decides on.
@@ -194,4 +202,7 @@ type Set struct {
 
 	pairs  sync.Map // pairKey → *pairEntry, see cache.go
 	npairs atomic.Int64
+	// maskings holds the merged maskings of several policies, keyed by
+	// the policies' indexes (see masking_merge.go).
+	maskings sync.Map
 }

@@ -1,8 +1,8 @@
 // Package explain renders what `sluice policy explain` prints about a
-// query decided offline: for each statement its classification, what
-// every applicable policy decided (with the conditions evaluated on the
-// way), the decision and the shadow decision, then the query's decision;
-// as text for people or as JSON.
+// query decided offline: the masking of its results, for each statement
+// its classification, what every applicable policy decided (with the
+// conditions evaluated on the way), the decision and the shadow decision,
+// then the query's decision; as text for people or as JSON.
 package explain
 
 import (
@@ -31,6 +31,8 @@ type Report struct {
 	// Decisive is the 1-based number of the statement whose decision is
 	// the query's.
 	Decisive int `json:"decisive_statement"`
+	// Masking is how the query's results are masked; nil for none.
+	Masking *Masking `json:"masking"`
 }
 
 // PolicySet names the policy set used.
@@ -92,6 +94,7 @@ func New(q offline.Query, dir string, set *policy.Set, res *offline.Result) *Rep
 		Identity: q.Identity, Target: q.Target, SearchPath: res.SearchPath, Time: res.Time.UTC(),
 		Policies: PolicySet{Dir: dir, Version: set.Version(), Count: len(set.Policies())},
 		Decision: decision(&res.Decision), Decisive: res.Decisive + 1,
+		Masking: masking(res.Masking),
 	}
 	for i := range res.Statements {
 		st := &res.Statements[i]
@@ -155,7 +158,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "search_path\t%s\n", orNone(r.SearchPath))
 	fmt.Fprintf(tw, "time\t%s\n", r.Time.Format(time.RFC3339))
 	fmt.Fprintf(tw, "policies\t%s (%d policies, version %s)\n", r.Policies.Dir, r.Policies.Count, r.Policies.Version)
+	fmt.Fprintf(tw, "masking\t%s\n", r.Masking.summary())
 	tw.Flush()
+	r.Masking.write(&b)
 	for i := range r.Statements {
 		b.WriteString("\n")
 		r.Statements[i].write(&b, i+1)

@@ -1,8 +1,10 @@
 // Package lint finds what is wrong in a policy set without being an
 // error: rules that can never match because an earlier rule of the same
-// policy matches everything they do, and configured identities that no
-// enforced policy decides for, whose every statement is denied. It is
-// conservative: a rule is only reported when it is provably shadowed.
+// policy matches everything they do, masking that is never applied
+// (column rules an earlier one always takes the columns of, a shadow
+// policy's masking), and configured identities that no enforced policy
+// decides for, whose every statement is denied. It is conservative: a
+// rule is only reported when it is provably shadowed.
 package lint
 
 import (
@@ -40,8 +42,9 @@ func (f Finding) String() string {
 }
 
 // Check returns the findings of set, in file order, then those about
-// cfg's identities (cfgFile names the configuration in them). cfg may
-// be nil: identities are then not checked.
+// cfg's identities and targets (cfgFile names the configuration in them).
+// cfg may be nil: identities, and masking per identity and target, are
+// then not checked.
 func Check(set *policy.Set, cfg *config.Config, cfgFile string) []Finding {
 	var out []Finding
 	index := map[string]int{} // policies seen per file
@@ -59,8 +62,10 @@ func Check(set *policy.Set, cfg *config.Config, cfgFile string) []Finding {
 				}
 			}
 		}
+		out = append(out, masking(p, pi)...)
 	}
 	if cfg != nil {
+		out = append(out, conflicts(set, cfg)...)
 		out = append(out, uncovered(set, cfg, cfgFile)...)
 	}
 	return out

@@ -44,12 +44,14 @@ func New(cfg *config.Config) *Env {
 }
 
 // Known returns the names policies are checked against: those the
-// configuration defines, or nil slices (no check) without one.
+// configuration defines, or nil slices (no check) without one. With a
+// configuration that has no masking.hash_key_file, policies using the hash
+// strategy are refused, as the daemon refuses them.
 func (e *Env) Known() policy.Known {
 	if e.cfg == nil {
 		return policy.Known{}
 	}
-	known := policy.Known{Identities: []string{}, Targets: []string{}}
+	known := policy.Known{Identities: []string{}, Targets: []string{}, NoHashKey: e.cfg.Masking.HashKeyFile == ""}
 	for _, id := range e.cfg.Identities {
 		known.Identities = append(known.Identities, id.Name)
 	}
@@ -97,6 +99,10 @@ type Result struct {
 	// Decisive is the index in Statements of the statement whose
 	// decision is the query's.
 	Decisive int
+	// Masking is how the query's results are masked: the masking of the
+	// identity on the target (every decision of the pair carries it);
+	// nil for none.
+	Masking *policy.Masking
 }
 
 // Statement is one classified and decided statement.
@@ -126,7 +132,7 @@ func (e *Env) Decide(set *policy.Set, q Query) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
-	res := &Result{SearchPath: slices.Clone(path), Time: q.Time}
+	res := &Result{SearchPath: slices.Clone(path), Time: q.Time, Masking: set.Masking(q.Identity, q.Target)}
 	for i := range stmts {
 		st := Statement{Statement: stmts[i]}
 		req := &policy.Request{

@@ -67,6 +67,8 @@ type Expect struct {
 	Message string
 	// Shadow, when not nil, is the shadow decision expected.
 	Shadow *Shadow
+	// Masking, when not nil, is the masking expected for the results.
+	Masking *MaskingExpect
 }
 
 // Shadow is an expected shadow decision: none, or a decision of a shadow
@@ -283,6 +285,7 @@ func (d *decoder) expect(n *yaml.Node, path string, e *Expect) {
 		}},
 		{"message", func(n *yaml.Node, path string) { e.Message = d.name(n, path) }},
 		{"shadow", func(n *yaml.Node, path string) { e.Shadow = d.shadow(n, path) }},
+		{"masking", func(n *yaml.Node, path string) { e.Masking = d.masking(n, path) }},
 	})
 	if ok && !present["action"] {
 		d.errorf(n.Line, path, "action is required")

@@ -56,7 +56,7 @@ func TestRunPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 1 || len(files[0].Cases) != 5 {
+	if len(files) != 1 || len(files[0].Cases) != 7 {
 		t.Fatalf("files %+v", files)
 	}
 	rep := Run(env, set, files)
@@ -81,8 +81,8 @@ func TestRunFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := Run(env, set, []*File{f})
-	if rep.Failed() != 4 {
-		t.Errorf("%d failed, want 4", rep.Failed())
+	if rep.Failed() != 7 {
+		t.Errorf("%d failed, want 7", rep.Failed())
 	}
 	if !errors.Is(rep.Results[3].Err, offline.ErrUnknownName) {
 		t.Errorf("error %v", rep.Results[3].Err)
@@ -161,6 +161,17 @@ func TestParseErrors(t *testing.T) {
 		{"null sql", "defaults: {identity: a, target: b}\ntests:\n  - {name: a, sql: , expect: {action: allow}}\n",
 			[]string{`t_test.yaml:3: tests[0].sql: expected a string, got null`}},
 		{"syntax", "tests: [\n", []string{"t_test.yaml:2: YAML syntax error"}},
+		{"masking word", "defaults: {identity: a, target: b}\ntests:\n  - {name: a, sql: x, expect: {action: allow, masking: nothing}}\n",
+			[]string{`t_test.yaml:3: tests[0].expect.masking: expected none or a mapping {policies, detectors, columns, whole_result}, got string "nothing"`}},
+		{"empty masking", "defaults: {identity: a, target: b}\ntests:\n  - {name: a, sql: x, expect: {action: allow, masking: {}}}\n",
+			[]string{`t_test.yaml:3: tests[0].expect.masking: must not be empty`}},
+		{"masking mistakes", "defaults: {identity: a, target: b}\ntests:\n  - name: a\n    sql: x\n    expect:\n      action: allow\n      masking:\n        polices: [p]\n        detectors: [crad, secrets]\n        columns: email\n        whole_result: hide\n",
+			[]string{
+				`t_test.yaml:8: tests[0].expect.masking: unknown key "polices" (did you mean "policies"?)`,
+				`t_test.yaml:9: tests[0].expect.masking.detectors[0]: unknown detector "crad" (did you mean "card"?)`,
+				`t_test.yaml:10: tests[0].expect.masking.columns: expected a list, got string "email"`,
+				`t_test.yaml:11: tests[0].expect.masking.whole_result: expected none or a strategy (redact, partial, hash, null), got "hide"`,
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

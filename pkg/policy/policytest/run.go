@@ -33,7 +33,7 @@ type Result struct {
 
 // Diff is one expectation that does not hold.
 type Diff struct {
-	Field     string // action, policy, rule, message or shadow
+	Field     string // action, policy, rule, message, shadow, or masking and masking.KEY
 	Want, Got string
 }
 
@@ -63,6 +63,7 @@ func Run(env *offline.Env, set *policy.Set, files []*File) *Report {
 			})
 			if res.Err == nil {
 				res.Diffs = compare(&c.Expect, &res.Got.Decision)
+				res.Diffs = append(res.Diffs, compareMasking(c.Expect.Masking, res.Got.Masking)...)
 			}
 			rep.Results = append(rep.Results, res)
 		}
