@@ -91,7 +91,7 @@ func TestMaskingRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.closeCatalogs()
+	defer h.Close()
 	dial := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", srv.Addr().String())
