@@ -112,6 +112,25 @@ func TestMaskingCopyRealServer(t *testing.T) {
 		}
 	})
 
+	t.Run("errors quoting a value are masked", func(t *testing.T) {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"SELECT card::bigint FROM customers WHERE id = 1", nil},
+			{"SELECT $1::text::bigint", []any{"4111 1111 1111 1111"}},
+		} {
+			_, err := conn.Exec(ctx, q.sql, q.args...)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "22P02" {
+				t.Fatalf("%s: error %v", q.sql, err)
+			}
+			if pe.Message != `invalid input syntax for type bigint: "**** **** **** 1111"` {
+				t.Errorf("%s: message %q", q.sql, pe.Message)
+			}
+		}
+	})
+
 	evs := events.events(t, "db.query")
 	var counted bool
 	for _, e := range evs {
