@@ -159,7 +159,7 @@ func TestMaskingCopyColumnRules(t *testing.T) {
 	srv := maskServer(t)
 	h, _ := maskHandler(t, srv, &policy.Masking{
 		Policies: []string{"pii"}, Detectors: mask.Defaults,
-		Columns:  []policy.MaskColumn{{Policy: "pii", Match: "*ssn*", Hint: mask.Of(mask.SSN)}},
+		Columns: []policy.MaskColumn{{Policy: "pii", Match: "*ssn*", Hint: mask.Of(mask.SSN)}},
 	})
 	conn := maskConn(t, h, srv, "copy-rules", pgx.QueryExecModeCacheStatement)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
