@@ -283,8 +283,8 @@ func (ss *session) maskEcho(m *policy.Masking, s string) string {
 // session's latest. It reports whether anything changed. The client, the
 // event and the recording all get the masked error.
 func (ss *session) maskError(p *pending, e *pgproto3.ErrorResponse) bool {
-	if !ss.masked.Load() && ss.lastMasking.Load() == nil {
-		return false
+	if ss.lastMasking.Load() == nil {
+		return false // no statement of the session was masked
 	}
 	var m *policy.Masking
 	switch {
