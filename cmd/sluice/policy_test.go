@@ -85,6 +85,7 @@ func TestPolicyCheck(t *testing.T) {
 		{"warnings", []string{"check", "testdata/policy/warn"}, 0, "check-warnings.golden"},
 		{"warnings with --strict", []string{"check", "--strict", "testdata/policy/warn"}, exitWarnings, "check-warnings.golden"},
 		{"hash without a key", []string{"check", "--config", "testdata/policy/no-key.yaml", "../../policies"}, 1, "check-no-key.golden"},
+		{"column rules on a passthrough target", []string{"check", "--config", "testdata/policy/passthrough.yaml", "../../policies"}, 1, "check-passthrough.golden"},
 		{"no directory", []string{"check"}, 2, ""},
 		{"two directories", []string{"check", "a", "b"}, 2, ""},
 		{"bad flag", []string{"check", "--stricter", "x"}, 2, ""},

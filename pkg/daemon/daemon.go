@@ -228,6 +228,7 @@ loop:
 	}
 	cancel()
 	wg.Wait()
+	closeHandlers(d.proxy.Routes()) // the sessions are over: catalog connections go
 
 	if errors.Is(runErr, ErrDetached) {
 		detached = true

@@ -156,3 +156,42 @@ func TestCheckReadsTheKey(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestCheckCatalogRulesNeedInject checks that sluiced --check refuses
+// schema.table.column masking rules on a target with auth: passthrough,
+// where sluice cannot read the catalog, and accepts them with auth:
+// inject.
+func TestCheckCatalogRulesNeedInject(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policies")
+	if err := os.Mkdir(pol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := os.WriteFile(filepath.Join(pol, "pii.yaml"), []byte(`policies:
+  - name: pii
+    identities: [etl]
+    targets: [orders-db]
+    default: abstain
+    masking:
+      columns: [{match: public.customers.email, strategy: redact}]
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "sluice.yaml")
+	check := func(postgres string) error {
+		src := "policies: " + pol + "\nidentities: [{name: etl}]\ntargets:\n  - name: orders-db\n    protocol: postgres\n    address: 127.0.0.1:5432\n" + postgres
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Check(path)
+	}
+	err = check("")
+	if err == nil || !strings.Contains(err.Error(), `pii.yaml:7: policies[0].masking.columns[0].match: "public.customers.email" names a schema.table.column`) ||
+		!strings.Contains(err.Error(), `covers target "orders-db" with auth: passthrough`) {
+		t.Fatalf("passthrough: error %v", err)
+	}
+	if err := check("    postgres: {auth: inject, credentials: {username: etl, password_env: ETL_PASSWORD}}\n"); err != nil {
+		t.Fatalf("inject: %v", err)
+	}
+}

@@ -53,15 +53,19 @@ func (p *policies) Decide(r *policy.Request) policy.Decision {
 }
 
 // loadPolicies reads the policies directory, cross-checked against cfg:
-// its identities and targets, and its hash key (without one, policies
-// using the hash strategy are refused).
+// its identities and targets, its hash key (without one, policies using
+// the hash strategy are refused), and which PostgreSQL targets have auth:
+// passthrough (where schema.table.column masking rules are refused).
 func loadPolicies(cfg *config.Config) (*policy.Set, error) {
-	known := policy.Known{Identities: []string{}, Targets: []string{}, NoHashKey: cfg.Masking.HashKeyFile == ""}
+	known := policy.Known{Identities: []string{}, Targets: []string{}, Passthrough: []string{}, NoHashKey: cfg.Masking.HashKeyFile == ""}
 	for _, id := range cfg.Identities {
 		known.Identities = append(known.Identities, id.Name)
 	}
 	for _, t := range cfg.Targets {
 		known.Targets = append(known.Targets, t.Name)
+		if t.Protocol == config.ProtocolPostgres && t.Postgres.Auth != config.AuthInject {
+			known.Passthrough = append(known.Passthrough, t.Name)
+		}
 	}
 	s, err := policy.LoadDir(cfg.PoliciesDir, known)
 	if err != nil {

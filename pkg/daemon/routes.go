@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"time"
 
@@ -67,6 +68,19 @@ func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*pr
 	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers, Egress: tcp.Handler{}}, nil
 }
 
+// closeHandlers closes the handlers of r that hold shared resources (see
+// protocol.Handler).
+func closeHandlers(r *proxy.Routes) {
+	if r == nil {
+		return
+	}
+	for _, h := range r.Handlers {
+		if c, ok := h.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
 // refreshTargets re-resolves named targets of the current routes.
 func (d *Daemon) refreshTargets(ctx context.Context) {
 	tick := time.NewTicker(targetRefresh)
@@ -120,12 +134,14 @@ func (d *Daemon) reload() error {
 		_ = d.configureKernel(old)
 		return fail("exclusions could not be applied; the previous configuration stays in force", err)
 	}
-	routes, err := d.routes(cfg, d.proxy.Routes(), masking)
+	prev := d.proxy.Routes()
+	routes, err := d.routes(cfg, prev, masking)
 	if err != nil {
 		_ = d.configureKernel(old)
 		return fail("targets could not be set up; the previous configuration stays in force", err)
 	}
 	if _, err := d.reloadPolicies(cfg); err != nil {
+		closeHandlers(routes)
 		_ = d.configureKernel(old)
 		return fail("policies are invalid; the previous configuration and policies stay in force", err)
 	}
@@ -133,6 +149,9 @@ func (d *Daemon) reload() error {
 	d.cfg = cfg
 	d.mu.Unlock()
 	d.proxy.SetRoutes(routes)
+	// Sessions already open keep their handlers; what those share is
+	// released when the last of them ends.
+	closeHandlers(prev)
 	d.reconfigureApprovals(cfg)
 	if err := d.syncTags(); err != nil {
 		return fail("configuration applied but tags could not be brought in line", fmt.Errorf("%w: %w", errRetag, err))

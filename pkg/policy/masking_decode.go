@@ -2,6 +2,8 @@ package policy
 
 import (
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/pkg/mask"
@@ -30,6 +32,7 @@ type maskLines struct {
 	strategy, region int
 	strategies       []maskEntry // strategies entries, in file order
 	hints            []maskEntry // column hints
+	qualified        []maskEntry // schema.table.column rules
 }
 
 // maskEntry is one detector named by a strategies key or a hint.
@@ -40,9 +43,10 @@ type maskEntry struct {
 	path string
 }
 
-// masking decodes a policy's masking: block. It returns nil when the block
-// is not a mapping.
-func (d *decoder) masking(n *yaml.Node, path string) *Masking {
+// masking decodes a policy's masking: block, and returns its
+// schema.table.column rules apart (their check needs the policy's
+// targets). It returns nil when the block is not a mapping.
+func (d *decoder) masking(n *yaml.Node, path string) (*Masking, []maskEntry) {
 	m := &Masking{}
 	var at maskLines
 	present, ok := d.mapping(n, path, []field{
@@ -85,10 +89,47 @@ func (d *decoder) masking(n *yaml.Node, path string) *Masking {
 		}},
 	})
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	d.checkMasking(m, present, &at, n.Line, path)
-	return m
+	return m, at.qualified
+}
+
+// checkCatalogRules refuses schema.table.column rules in an enforced
+// policy that covers a target whose catalog sluice cannot read (see
+// Known.Passthrough): at run time every statement the policy masks there
+// would be refused (masking-unavailable), so the mistake is reported at
+// load instead. Shadow policies never mask.
+func (d *decoder) checkCatalogRules(p *Policy, qualified []maskEntry) {
+	if len(qualified) == 0 || !p.Enforce {
+		return
+	}
+	var covered []string
+	for _, name := range d.known.Passthrough {
+		if slices.ContainsFunc(p.targets, func(g glob) bool { return g.match(name) }) {
+			covered = append(covered, name)
+		}
+	}
+	if len(covered) == 0 {
+		return
+	}
+	for _, q := range qualified {
+		d.errorf(q.line, q.path, "%q names a schema.table.column, which sluice resolves through the target's catalog over a login of its own, "+
+			"but the policy covers %s with auth: passthrough, where it has none (use auth: inject on the target, a bare column name such as %q, "+
+			"or a policy whose targets leave it out)", q.name, quoteList("target", covered), q.name[strings.LastIndexByte(q.name, '.')+1:])
+	}
+}
+
+// quoteList names things for a message: target "a", targets "a", "b".
+func quoteList(what string, names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) > 1 {
+		what += "s"
+	}
+	return what + " " + strings.Join(q, ", ")
 }
 
 // checkMasking checks what spans the keys of a masking: block.
@@ -190,6 +231,9 @@ func (d *decoder) maskColumn(n *yaml.Node, path string, at *maskLines) (MaskColu
 			s, line, ok := d.str(n, path)
 			if ok && d.columnGlob(s, line, path) {
 				c.Match = s
+				if strings.Count(s, ".") == 2 {
+					at.qualified = append(at.qualified, maskEntry{name: s, line: line, path: path})
+				}
 			} else {
 				good = false
 			}

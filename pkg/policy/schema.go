@@ -55,6 +55,7 @@ func (d *decoder) uniqueNames(policies []*Policy) {
 func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 	p := &Policy{Enforce: true, Default: Deny, File: d.file, Line: n.Line}
 	ruleNames := map[string]int{}
+	var qualified []maskEntry // schema.table.column rules of masking
 	present, ok := d.mapping(n, path, []field{
 		{key: "name", decode: d.name(&p.Name, "policy")},
 		{key: "description", decode: func(d *decoder, n *yaml.Node, path string) {
@@ -83,7 +84,7 @@ func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 			})
 		}},
 		{key: "masking", decode: func(d *decoder, n *yaml.Node, path string) {
-			p.Masking = d.masking(n, path)
+			p.Masking, qualified = d.masking(n, path)
 		}},
 	})
 	if !ok {
@@ -95,6 +96,7 @@ func (d *decoder) policy(n *yaml.Node, path string) *Policy {
 		}
 	}
 	if p.Masking != nil {
+		d.checkCatalogRules(p, qualified)
 		p.Masking.Policies = []string{p.Name}
 		for i := range p.Masking.Columns {
 			p.Masking.Columns[i].Policy = p.Name

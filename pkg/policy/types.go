@@ -137,6 +137,12 @@ type Known struct {
 	// (masking.hash_key_file): a policy whose masking uses the hash
 	// strategy is then an error. False turns the check off.
 	NoHashKey bool
+	// Passthrough names the PostgreSQL targets with auth: passthrough.
+	// sluice has no login of its own there, so it cannot read their
+	// catalog: a policy that covers one of them must not hold
+	// schema.table.column masking rules (every statement it masks there
+	// would be refused). Nil turns the check off.
+	Passthrough []string
 }
 
 // Request is what [Set.Decide] decides on.

@@ -36,6 +36,12 @@ type Result struct {
 // connection too. It returns when the session is over: either peer closed,
 // an error occurred, or ctx was cancelled (daemon shutdown), in which case
 // it must unblock promptly. The error is nil for an orderly end.
+//
+// A Handler that holds resources its sessions share (connection pools)
+// also implements io.Closer. Its owner calls Close once no new session
+// will be routed to it: when a configuration reload replaces it, or at
+// shutdown. Close must not end sessions in progress; what they share is
+// released when the last of them ends.
 type Handler interface {
 	Serve(ctx context.Context, s *Session, client net.Conn, dial Dialer) (Result, error)
 }

@@ -219,6 +219,9 @@ func (c *Classifier) topLevel(w *walker, st *Statement, m proto.Message) {
 	case *pg_query.TransactionStmt:
 		st.Transaction = txOp(n)
 		st.Savepoint = n.SavepointName
+	case *pg_query.CopyStmt:
+		st.CopyOut = !n.IsFrom && !n.IsProgram && n.Filename == ""
+		st.CopyBinary = copyBinary(n.Options)
 	case *pg_query.PrepareStmt:
 		st.Prepares = n.Name
 	case *pg_query.DeallocateStmt:

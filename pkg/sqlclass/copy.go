@@ -22,6 +22,23 @@ func copyKind(n *pg_query.CopyStmt) Kind {
 	}
 }
 
+// copyBinary says whether COPY options ask for a format other than text or
+// CSV: FORMAT binary, or the BINARY keyword, which the grammar turns into
+// the same option. A value the server would refuse counts as binary.
+func copyBinary(opts []*pg_query.Node) bool {
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if d == nil || !strings.EqualFold(d.Defname, "format") {
+			continue
+		}
+		if s := d.Arg.GetString_(); s != nil && (s.Sval == "text" || s.Sval == "csv") {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 // explainAnalyze says whether EXPLAIN options ask for ANALYZE, which runs
 // the statement: the ANALYZE keyword, or an "analyze" option that is not
 // plainly false (a value the server would refuse counts as true).

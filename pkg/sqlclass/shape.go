@@ -42,7 +42,7 @@ func shapeSafe(stmts []Statement) bool {
 	}
 	return st.SetSearchPath == nil && st.SetLocalSearchPath == nil && len(st.CreatesTemp) == 0 &&
 		len(st.DropsTemp) == 0 && st.Transaction == TxNone && st.Prepares == "" && st.Executes == "" &&
-		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == ""
+		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == "" && !st.CopyOut
 }
 
 // shapeKey returns the normalized text of query, or "" when it has no

@@ -107,4 +107,10 @@ type Statement struct {
 	// COMMIT, ROLLBACK, SAVEPOINT...), Savepoint the savepoint it names.
 	Transaction TxOp
 	Savepoint   string
+	// CopyOut is set for COPY ... TO STDOUT, whatever Kind the statement
+	// has (COPY (DELETE ... RETURNING *) TO STDOUT is a delete): its data
+	// goes to the client. CopyBinary is set when a COPY's format is not
+	// text or CSV (FORMAT binary, or the older BINARY keyword).
+	CopyOut    bool
+	CopyBinary bool
 }

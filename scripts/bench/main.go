@@ -31,8 +31,10 @@ func main() {
 	pgRounds := flag.Int("pgbench-rounds", 3, "interleaved pgbench runs per configuration")
 	pgSeconds := flag.Int("pgbench-seconds", 5, "length of one pgbench run")
 	pgCases := flag.String("pgbench-cases", "", "only these pgbench configurations, e.g. simple/8,prepared/1")
+	maskRows := flag.Int64("mask-rows", 10_000_000, "rows of the streamed results of the masking section")
+	maskRounds := flag.Int("mask-rounds", 3, "interleaved rounds of the masking section")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "have sluiced write a CPU profile here")
-	only := flag.String("only", "", "run only this section: connect, tag, pgbench")
+	only := flag.String("only", "", "run only this section: connect, tag, pgbench, mask")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root (cgroups, eBPF)")
@@ -59,6 +61,7 @@ func main() {
 	run("tag", func() (section, error) { return runTagLatency(env, 50) })
 	if env.pg != nil {
 		run("pgbench", func() (section, error) { return runPgbench(env, *pgRounds, *pgSeconds, *pgCases) })
+		run("mask", func() (section, error) { return runMaskStream(env, *maskRounds, *maskRows) })
 	}
 	env.teardown()
 	if err != nil {

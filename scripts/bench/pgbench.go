@@ -35,7 +35,7 @@ const (
 // inspection path: every statement is classified and decided.
 const pgPolicy = `policies:
   - name: bench
-    identities: [bench]
+    identities: [bench, bench-mask]
     targets: [pgbench-db]
     default: deny
     rules:
@@ -87,9 +87,11 @@ func startPG(dir string) (*pgEnv, error) {
 		p.stop()
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "policies", "bench.yaml"), []byte(pgPolicy), 0o600); err != nil {
-		p.stop()
-		return nil, err
+	for name, policy := range map[string]string{"bench.yaml": pgPolicy, "bench-mask.yaml": maskPolicy} {
+		if err := os.WriteFile(filepath.Join(dir, "policies", name), []byte(policy), 0o600); err != nil {
+			p.stop()
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -14,3 +14,11 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("second merge:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 746741: "746,741", 10_000_000: "10,000,000", -1234: "-1,234"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

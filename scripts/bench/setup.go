@@ -40,6 +40,7 @@ type benchEnv struct {
 //	<top>/plain              no programs attached
 //	<top>/root/untagged      programs attached, not tagged
 //	<top>/root/tagged        programs attached, tagged (redirected)
+//	<top>/root/masked        tagged as an identity whose results are masked
 func (e *benchEnv) cg(name string) string { return filepath.Join(e.mount, e.top, name) }
 
 func setup(bin string) (*benchEnv, error) {
@@ -54,7 +55,7 @@ func setup(bin string) (*benchEnv, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	e.top = "/sluice-bench-" + hex.EncodeToString(b[:])
-	for _, c := range []string{"", "plain", "root", "root/untagged", "root/tagged"} {
+	for _, c := range []string{"", "plain", "root", "root/untagged", "root/tagged", "root/masked"} {
 		if _, err := cgroup.Create(e.cg(c)); err != nil {
 			e.teardown()
 			return nil, err
@@ -155,11 +156,14 @@ identities:
     egress: deny
   - name: late
     match: { cgroup: "%s/root/late-*" }
+  - name: bench-mask
+    match: { cgroup: "%s/root/masked" }
+    egress: deny
 targets:
   - name: echo
     protocol: tcp
     address: %s
-`, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.echoAddr)
+`, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.top, e.echoAddr)
 
 	if e.pg != nil {
 		cfg += fmt.Sprintf("  - name: pgbench-db\n    protocol: postgres\n    address: %s\n", e.pg.srv.Addr())
@@ -240,7 +244,7 @@ func (e *benchEnv) teardown() {
 		_ = syscall.Unmount(e.bpffs, syscall.MNT_DETACH)
 	}
 	if e.top != "" {
-		for _, c := range []string{"root/tagged", "root/untagged", "root/sluice.jobs", "root", "plain", ""} {
+		for _, c := range []string{"root/tagged", "root/untagged", "root/masked", "root/sluice.jobs", "root", "plain", ""} {
 			_ = cgroup.Remove(e.cg(c))
 		}
 	}

@@ -46,17 +46,21 @@ func New(cfg *config.Config) *Env {
 // Known returns the names policies are checked against: those the
 // configuration defines, or nil slices (no check) without one. With a
 // configuration that has no masking.hash_key_file, policies using the hash
-// strategy are refused, as the daemon refuses them.
+// strategy are refused, and schema.table.column masking rules on targets
+// with auth: passthrough, as the daemon refuses them.
 func (e *Env) Known() policy.Known {
 	if e.cfg == nil {
 		return policy.Known{}
 	}
-	known := policy.Known{Identities: []string{}, Targets: []string{}, NoHashKey: e.cfg.Masking.HashKeyFile == ""}
+	known := policy.Known{Identities: []string{}, Targets: []string{}, Passthrough: []string{}, NoHashKey: e.cfg.Masking.HashKeyFile == ""}
 	for _, id := range e.cfg.Identities {
 		known.Identities = append(known.Identities, id.Name)
 	}
 	for _, t := range e.cfg.Targets {
 		known.Targets = append(known.Targets, t.Name)
+		if t.Protocol == config.ProtocolPostgres && t.Postgres.Auth != config.AuthInject {
+			known.Passthrough = append(known.Passthrough, t.Name)
+		}
 	}
 	return known
 }

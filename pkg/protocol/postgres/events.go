@@ -60,7 +60,11 @@ func (ss *session) emitOne(a *audited) {
 	if len(a.masked) > 0 {
 		arr := zerolog.Arr()
 		for _, c := range a.masked {
-			arr = arr.Dict(zerolog.Dict().Str("column", c.Column).Str("detector", c.Detector).Uint64("n", c.N))
+			d := zerolog.Dict().Str("column", c.Column).Str("detector", c.Detector).Uint64("n", c.N)
+			if c.Reason != "" {
+				d = d.Str("reason", c.Reason)
+			}
+			arr = arr.Dict(d)
 			h.deps.Metrics.MaskedValues.WithLabelValues(s.Target, c.Detector).Add(float64(c.N))
 		}
 		e = e.Array("masked", arr)

@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,13 +66,22 @@ type Handler struct {
 
 	// Masking: compiled rules per policy masking and database, and the
 	// catalogs (one per database) with their connection pools.
-	masks    sync.Map // maskKey → *maskRules
+	masks    sync.Map     // maskKey → *maskRules
+	nmasks   atomic.Int64 // entries stored in masks
 	catMu    sync.Mutex
 	catalogs map[string]*pgmask.PgCatalog
 	pools    []*pgxpool.Pool
+	// active counts the sessions being served; closed is set by Close.
+	// The catalog pools are closed once both say the handler is done
+	// (guarded by catMu).
+	active int
+	closed bool
 }
 
-var _ protocol.Handler = (*Handler)(nil)
+var (
+	_ protocol.Handler = (*Handler)(nil)
+	_ io.Closer        = (*Handler)(nil)
+)
 
 // New returns the handler of the target named name. The host name is the
 // default server name for tls: verify-full.
@@ -123,6 +134,8 @@ func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
 // Serve runs one client connection: startup, authentication, then the
 // inspected session.
 func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Conn, dial protocol.Dialer) (protocol.Result, error) {
+	h.enter()
+	defer h.leave()
 	c := newConn(client)
 	defer func() { c.conn.Close() }()
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })

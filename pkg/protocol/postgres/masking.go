@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/pkg/config"
@@ -37,9 +38,18 @@ func (h *Handler) maskRulesFor(m *policy.Masking, database string) *maskRules {
 		return v.(*maskRules)
 	}
 	r := h.compileMasking(m, database)
-	v, _ := h.masks.LoadOrStore(key, r)
+	v, loaded := h.masks.LoadOrStore(key, r)
+	if !loaded && h.nmasks.Add(1) > maxMaskRules {
+		// Every policy reload makes new keys: forget the old ones now and
+		// then (sessions keep the rules they hold; the rest recompile).
+		h.masks.Clear()
+		h.nmasks.Store(0)
+	}
 	return v.(*maskRules)
 }
+
+// maxMaskRules bounds the compiled maskings a handler keeps.
+const maxMaskRules = 256
 
 // maskKey keys compiled maskings: the catalog is per database.
 type maskKey struct {
@@ -142,14 +152,48 @@ func (h *Handler) catalogPool(database string) (*pgxpool.Pool, error) {
 	return pgxpool.NewWithConfig(context.Background(), cfg)
 }
 
-// closeCatalogs closes the catalog connections.
-func (h *Handler) closeCatalogs() {
+// enter counts a session in.
+func (h *Handler) enter() {
+	h.catMu.Lock()
+	h.active++
+	h.catMu.Unlock()
+}
+
+// leave counts a session out; the last one out of a closed handler closes
+// its catalog connections.
+func (h *Handler) leave() {
 	h.catMu.Lock()
 	defer h.catMu.Unlock()
+	h.active--
+	if h.closed && h.active == 0 {
+		h.closeCatalogsLocked()
+	}
+}
+
+// Close releases what the handler's sessions share, the catalog
+// connections, once the sessions in progress have ended: the daemon calls
+// it when a reload replaces the handler, or at shutdown. Sessions are not
+// ended. A session that starts afterwards (routed just before the
+// replacement) still works, and what it opens is released when it ends.
+func (h *Handler) Close() error {
+	h.catMu.Lock()
+	defer h.catMu.Unlock()
+	h.closed = true
+	if h.active == 0 {
+		h.closeCatalogsLocked()
+	}
+	return nil
+}
+
+// closeCatalogsLocked closes the catalog connections and forgets the
+// compiled maskings that use them. catMu is held.
+func (h *Handler) closeCatalogsLocked() {
 	for _, p := range h.pools {
 		p.Close()
 	}
 	h.pools, h.catalogs = nil, nil
+	h.masks.Clear()
+	h.nmasks.Store(0)
 }
 
 // masking is a session's masking state on the upstream side: the plan of
@@ -167,37 +211,48 @@ type masking struct {
 // refuseUnmaskable refuses a statement whose result the masking cannot
 // cover, before anything is forwarded: the masking does not compile for
 // this target (schema.table.column rules without a catalog connection),
-// or a COPY TO would bypass column rules (COPY data carries no column
-// names; its values go through the detectors only).
+// or a COPY TO STDOUT would bypass it (see copyUnmaskable).
 func (ss *session) refuseUnmaskable(st *sqlclass.Statement, m *policy.Masking) *policy.Decision {
+	ss.lastMasking.Store(m)
 	r := ss.h.maskRulesFor(m, ss.up.database)
 	if r.err != nil {
 		d := refuse("masking-unavailable", "the result must be masked, but the masking cannot be applied: "+r.err.Error())
 		return &d
 	}
-	if st.Kind == sqlclass.KindCopyTo {
-		if m.Whole != 0 {
-			d := refuse("masking-copy", fmt.Sprintf("COPY TO cannot mask whole results (policies %v); SELECT the rows instead", m.Policies))
+	if st.CopyOut {
+		if msg := copyUnmaskable(st, m); msg != "" {
+			d := refuse("masking-copy", msg+"; SELECT the rows instead")
 			return &d
-		}
-		for det, s := range m.Strategies {
-			if s == mask.Null {
-				d := refuse("masking-copy", fmt.Sprintf("COPY TO cannot set values to NULL (detector %s of policies %v); SELECT the rows instead", det, m.Policies))
-				return &d
-			}
-		}
-		if m.Strategy == mask.Null {
-			d := refuse("masking-copy", fmt.Sprintf("COPY TO cannot set values to NULL (policies %v); SELECT the rows instead", m.Policies))
-			return &d
-		}
-		for _, c := range m.Columns {
-			if c.Strategy != 0 {
-				d := refuse("masking-copy", fmt.Sprintf("COPY TO cannot apply the column masking rule %q of policy %q (COPY data carries no column names); SELECT the rows instead", c.Match, c.Policy))
-				return &d
-			}
 		}
 	}
 	return nil
+}
+
+// copyUnmaskable says why COPY TO STDOUT data cannot be masked as m
+// requires, or "". COPY data carries no column names, so its lines go
+// through the content detectors only: column rules (hints included),
+// whole-result masking and the null strategy cannot apply; and binary COPY
+// data is not text the detectors can read.
+func copyUnmaskable(st *sqlclass.Statement, m *policy.Masking) string {
+	if st.CopyBinary {
+		return fmt.Sprintf("binary COPY TO cannot be masked (policies %v); use the text or CSV format", m.Policies)
+	}
+	if m.Whole != 0 {
+		return fmt.Sprintf("COPY TO cannot mask whole results (policies %v)", m.Policies)
+	}
+	for det, s := range m.Strategies {
+		if s == mask.Null {
+			return fmt.Sprintf("COPY TO cannot set values to NULL (detector %s of policies %v)", det, m.Policies)
+		}
+	}
+	if m.Strategy == mask.Null {
+		return fmt.Sprintf("COPY TO cannot set values to NULL (policies %v)", m.Policies)
+	}
+	if len(m.Columns) > 0 {
+		c := m.Columns[0]
+		return fmt.Sprintf("COPY TO cannot apply the column masking rule %q of policy %q (COPY data carries no column names)", c.Match, c.Policy)
+	}
+	return ""
 }
 
 // maskEcho runs the content detectors of m over a text the inspector
@@ -219,6 +274,35 @@ func (ss *session) maskEcho(m *policy.Masking, s string) string {
 		return string(out)
 	}
 	return s
+}
+
+// maskError runs the content detectors over the fields of an upstream
+// error that can quote a value (invalid input syntax for type bigint:
+// "4111 1111 1111 1111"; DETAIL: Key (email)=(...) already exists), when
+// the session masks: the masking of the statement p answers, else the
+// session's latest. It reports whether anything changed. The client, the
+// event and the recording all get the masked error.
+func (ss *session) maskError(p *pending, e *pgproto3.ErrorResponse) bool {
+	if ss.lastMasking.Load() == nil {
+		return false // no statement of the session was masked
+	}
+	var m *policy.Masking
+	switch {
+	case p.kind == 'Q' && p.next < len(p.stmts):
+		m = p.stmts[p.next].dec.Masking
+	case p.kind != 'Q' && len(p.stmts) > 0:
+		m = p.stmts[0].dec.Masking
+	}
+	if m == nil {
+		m = ss.lastMasking.Load()
+	}
+	changed := false
+	for _, f := range []*string{&e.Message, &e.Detail, &e.Hint, &e.Where, &e.InternalQuery} {
+		if v := ss.maskEcho(m, *f); v != *f {
+			*f, changed = v, true
+		}
+	}
+	return changed
 }
 
 // maskEchoes is maskEcho over a list.

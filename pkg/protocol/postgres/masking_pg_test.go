@@ -25,7 +25,9 @@ INSERT INTO customers VALUES
  (1, 'Ada Lovelace', 'ada@example.com', '4111 1111 1111 1111', '123456789', 'paid with 5500-0000-0000-0004, order 123456789012', '{"contact": {"email": "ada@example.com"}, "vip": true}'),
  (2, 'Alan Turing', 'alan@example.org', '4012888888881881', '234567890', 'no personal data here', '{"contact": {"email": "alan@example.org"}}'),
  (3, 'Ada Again', 'ada@example.com', '4111-1111-1111-1111', NULL, 'card 4111 1111 1111 1112 is not Luhn-valid', '{}');
-GRANT SELECT ON customers TO shopper, sluice_catalog;
+CREATE TABLE tickets (id int PRIMARY KEY, email text, subject text);
+INSERT INTO tickets VALUES (10, 'ada@example.com', 'refund'), (11, 'alan@example.org', 'invoice');
+GRANT SELECT ON customers, tickets TO shopper, sluice_catalog;
 `
 
 // maskPolicy allows everything and masks the customers table.
@@ -52,7 +54,11 @@ func requirePostgres(t *testing.T) {
 	t.Skip("skipping PostgreSQL test: " + reason)
 }
 
-func TestMaskingRealServer(t *testing.T) {
+// maskServer starts PostgreSQL with the customers table, readable by the
+// client's role (shopper) and by the role sluice logs in with to read the
+// catalog (sluice_catalog, password in $SLUICE_TEST_CATALOG_PW).
+func maskServer(t *testing.T) *pgtest.Server {
+	t.Helper()
 	requirePostgres(t)
 	srv := pgtest.StartT(t, pgtest.Options{Host: "127.0.0.5"})
 	for _, u := range []string{"shopper", "sluice_catalog"} {
@@ -67,17 +73,17 @@ func TestMaskingRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SLUICE_TEST_CATALOG_PW", "pw-sluice_catalog-1")
+	return srv
+}
+
+// maskHandler is an inspector for srv that logs in with injected
+// credentials and masks every result with m; events go to the log it
+// returns.
+func maskHandler(t *testing.T, srv *pgtest.Server, m *policy.Masking) (*Handler, *auditLog) {
+	t.Helper()
 	key, err := mask.NewKey([]byte("a test key of 32 bytes, no more!"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := &policy.Masking{
-		Policies: []string{"pii"}, Detectors: mask.Defaults, Strategy: mask.Redact, Region: "US",
-		Columns: []policy.MaskColumn{
-			{Policy: "pii", Match: "public.customers.email", Strategy: mask.Hash},
-			{Policy: "pii", Match: "*card*", Strategy: mask.Partial},
-			{Policy: "pii", Match: "*ssn*", Hint: mask.Of(mask.SSN)},
-		},
 	}
 	events := &auditLog{}
 	log, err := audit.New(events, audit.Options{})
@@ -91,11 +97,49 @@ func TestMaskingRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.closeCatalogs()
+	t.Cleanup(func() { h.Close() })
+	return h, events
+}
+
+// maskConn connects pgx through h to srv, in exec mode.
+func maskConn(t *testing.T, h *Handler, srv *pgtest.Server, name string, exec pgx.QueryExecMode) *pgx.Conn {
+	t.Helper()
 	dial := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", srv.Addr().String())
 	}
+	cfg, err := pgx.ParseConfig("postgres://job@127.0.0.1/shop?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = exec
+	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		client, server := connPair(t, overTCP)
+		s := &protocol.Session{ID: "mask-" + strings.ReplaceAll(name, " ", "-"), Identity: "etl", Target: "shop-db", Started: time.Now()}
+		go h.Serve(context.Background(), s, server, dial)
+		return client, nil
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func TestMaskingRealServer(t *testing.T) {
+	srv := maskServer(t)
+	m := &policy.Masking{
+		Policies: []string{"pii"}, Detectors: mask.Defaults, Strategy: mask.Redact, Region: "US",
+		Columns: []policy.MaskColumn{
+			{Policy: "pii", Match: "public.customers.email", Strategy: mask.Hash},
+			{Policy: "pii", Match: "*card*", Strategy: mask.Partial},
+			{Policy: "pii", Match: "*ssn*", Hint: mask.Of(mask.SSN)},
+		},
+	}
+	h, events := maskHandler(t, srv, m)
 
 	for _, mode := range []struct {
 		name string
@@ -108,22 +152,7 @@ func TestMaskingRealServer(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			cfg, err := pgx.ParseConfig("postgres://job@127.0.0.1/shop?sslmode=disable")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DefaultQueryExecMode = mode.exec
-			cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-				client, server := connPair(t, overTCP)
-				s := &protocol.Session{ID: "mask-" + strings.ReplaceAll(mode.name, " ", "-"), Identity: "etl", Target: "shop-db", Started: time.Now()}
-				go h.Serve(context.Background(), s, server, dial)
-				return client, nil
-			}
-			conn, err := pgx.ConnectConfig(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(context.Background())
+			conn := maskConn(t, h, srv, mode.name, mode.exec)
 
 			type row struct {
 				id                     int32

@@ -118,14 +118,21 @@ func (ss *session) maskRow(n int) error {
 }
 
 // maskCopyStart starts masking COPY TO STDOUT data when the statement is
-// masked: every data line goes through the content detectors (column
-// rules and whole-result masking refuse COPY TO at decision time).
+// masked, sent as a simple query or through Execute: every data line goes
+// through the content detectors (what COPY data cannot honour is refused
+// at decision time, see copyUnmaskable).
 func (ss *session) maskCopyStart(n int) (bool, error) {
-	p := ss.q.front()
-	if p == nil || p.kind != 'Q' || p.next >= len(p.stmts) || p.stmts[p.next].dec.Masking == nil {
+	var a *audited
+	switch p := ss.q.front(); {
+	case p == nil:
+	case p.kind == 'Q' && p.next < len(p.stmts):
+		a = p.stmts[p.next]
+	case p.kind == 'E':
+		a = p.stmts[0]
+	}
+	if a == nil || a.dec.Masking == nil {
 		return false, nil
 	}
-	a := p.stmts[p.next]
 	body, err := ss.up.r.Body(n)
 	if err != nil {
 		return true, err
@@ -135,6 +142,8 @@ func (ss *session) maskCopyStart(n int) (bool, error) {
 		return true, ss.maskFailed(fmt.Errorf("%w: CopyOutResponse: %w", ErrProtocol, err))
 	}
 	if m.OverallFormat != 0 {
+		// Refused at decision time (copyUnmaskable); should the server
+		// still start one, it must not pass.
 		return true, ss.maskFailed(errors.New("binary COPY TO cannot be masked; use the text or CSV format"))
 	}
 	rules := ss.h.maskRulesFor(a.dec.Masking, ss.up.database)

@@ -120,6 +120,11 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 					return done
 				}
 				body = nil
+			} else if ss.maskError(p, e) {
+				if err := c.w.Send(e); err != nil {
+					return done
+				}
+				body = nil
 			}
 			done = ss.failed(p, e, done)
 		}

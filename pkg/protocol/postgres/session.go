@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
@@ -48,6 +49,10 @@ type session struct {
 	masked atomic.Bool
 	// mask is the upstream side's masking state.
 	mask masking
+	// lastMasking is the masking of the latest statement decided with one:
+	// upstream errors that answer no statement of their own (a Bind
+	// refused for a parameter's value) are masked with it.
+	lastMasking atomic.Pointer[policy.Masking]
 
 	// recs is the session's recording; the client side writes statements,
 	// the upstream side results (Append is safe for concurrent use).

@@ -157,7 +157,7 @@ func TestPostgres(t *testing.T) {
 			}
 			checkCustomers(t, fields, rows)
 			counts := p.Stats().Counts()
-			for _, want := range []Count{{"ssn", "column", 2}, {"notes", "card", 1}, {"notes", "phone", 1}, {"doc", "iban", 1}, {"tags", "email", 1}} {
+			for _, want := range []Count{{"ssn", "column", 2, ""}, {"notes", "card", 1, ""}, {"notes", "phone", 1, ""}, {"doc", "iban", 1, ""}, {"tags", "email", 1, ""}} {
 				found := false
 				for _, c := range counts {
 					found = found || c == want

@@ -261,3 +261,31 @@ func TestRuleSet(t *testing.T) {
 		t.Errorf("hash rule without key: %v", err)
 	}
 }
+
+// TestFallbackCounts checks that values a strategy cannot produce for
+// their type are counted as fallback_null, with a reason naming the type
+// and the strategy and never the value.
+func TestFallbackCounts(t *testing.T) {
+	for _, format := range []int16{0, 1} {
+		p, err := Compile(t.Context(), []pgproto3.FieldDescription{field("account_no", pgtype.Int8OID, format)},
+			byName{"account_no": {Strategy: mask.Partial, Name: "pii:account_no"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := []byte("4111111111111111")
+		if format == 1 {
+			v = []byte{0, 0x0e, 0x9a, 0xf6, 0x5b, 0x1d, 0x3f, 0x87}
+		}
+		for range 2 {
+			out, changed, err := p.Row(nil, rowBody(t, v))
+			if err != nil || !changed || decodeRow(t, out)[0] != nil {
+				t.Fatalf("format %d: %v %v %v", format, decodeRow(t, out), changed, err)
+			}
+		}
+		got := p.Stats().Counts()
+		want := Count{Column: "account_no", Detector: "fallback_null", N: 2, Reason: "partial cannot produce a valid int8 value"}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("format %d: counts %+v, want %+v", format, got, want)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type Count struct {
 	Column   string
 	Detector string // a detector's name, "column" for a column rule, "fallback_null"
 	N        uint64
+	// Reason says why values fell back to NULL (fallback_null only); it
+	// names types and strategies, never a value.
+	Reason string
 }
 
 // Counts flattens the statistics into the non-zero counts per column and
@@ -44,15 +47,15 @@ func (s *Stats) Counts() []Count {
 	var out []Count
 	for _, c := range s.Columns {
 		if c.Masked > 0 {
-			out = append(out, Count{c.Name, "column", c.Masked})
+			out = append(out, Count{Column: c.Name, Detector: "column", N: c.Masked})
 		}
 		for d := mask.Detector(1); int(d) < mask.NumDetectors; d++ {
 			if n := c.Found[d]; n > 0 {
-				out = append(out, Count{c.Name, d.String(), uint64(n)})
+				out = append(out, Count{Column: c.Name, Detector: d.String(), N: uint64(n)})
 			}
 		}
 		if c.Nulled > 0 {
-			out = append(out, Count{c.Name, "fallback_null", c.Nulled})
+			out = append(out, Count{Column: c.Name, Detector: "fallback_null", N: c.Nulled, Reason: c.Fallback})
 		}
 	}
 	return out
