@@ -25,7 +25,7 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 	case config.ProtocolPostgres:
 		deps := postgres.Deps{
 			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels, RecordFailure: t.OnRecordFailure,
-			MaskKey: m.key, CatalogTTL: m.catalogTTL,
+			MaskKey: m.key, CatalogTTL: m.catalogTTL, Tokens: d,
 		}
 		if d.records != nil {
 			deps.Records = d.records
@@ -43,7 +43,7 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*proxy.Routes, error) {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
-		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
+		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress), Bound: id.OIDC != nil}
 	}
 	ts := make([]*target.Target, 0, len(cfg.Targets))
 	handlers := make(map[string]protocol.Handler, len(cfg.Targets))
@@ -109,6 +109,11 @@ func (d *Daemon) reload() error {
 		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).Msg(what)
 		return err
 	}
+	// The issuers' CA files are read again.
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return fail("an oidc issuer could not be set up; the previous configuration stays in force", err)
+	}
 	// The hash key is read again: a replaced key file takes effect.
 	masking, err := loadMasking(cfg)
 	if err != nil {
@@ -133,6 +138,7 @@ func (d *Daemon) reload() error {
 	d.cfg = cfg
 	d.mu.Unlock()
 	d.proxy.SetRoutes(routes)
+	d.verifier.Store(verifier)
 	d.reconfigureApprovals(cfg)
 	if err := d.syncTags(); err != nil {
 		return fail("configuration applied but tags could not be brought in line", fmt.Errorf("%w: %w", errRetag, err))

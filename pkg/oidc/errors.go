@@ -28,6 +28,9 @@ const (
 type Error struct {
 	Reason Reason
 	Msg    string
+	// Issuer names the configured issuer the token claimed to come from;
+	// "" when it names none sluice knows.
+	Issuer string
 }
 
 func (e *Error) Error() string { return "OIDC token refused: " + e.Msg }
@@ -40,6 +43,15 @@ func refuse(r Reason, format string, args ...any) *Error {
 // checks made after verification, such as which identities a token may
 // claim).
 func Refused(r Reason, format string, args ...any) error { return refuse(r, format, args...) }
+
+// IssuerOf returns the configured issuer of a refused token, "" when none.
+func IssuerOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Issuer
+	}
+	return ""
+}
 
 // ReasonOf returns the reason of a refusal, "error" for any other error.
 func ReasonOf(err error) string {

@@ -108,6 +108,14 @@ func (is *issuer) ready(ctx context.Context) (*gooidc.IDTokenVerifier, error) {
 
 // verify checks a token of this issuer whose header was read already.
 func (is *issuer) verify(ctx context.Context, h header, raw string) (*Token, error) {
+	t, err := is.verifyToken(ctx, h, raw)
+	if e, ok := err.(*Error); ok {
+		e.Issuer = is.cfg.Name
+	}
+	return t, err
+}
+
+func (is *issuer) verifyToken(ctx context.Context, h header, raw string) (*Token, error) {
 	if !slices.Contains(is.cfg.Algorithms, h.Alg) {
 		if h.Alg == "none" {
 			return nil, refuse(ReasonAlgorithm, "the token is not signed (alg \"none\")")
