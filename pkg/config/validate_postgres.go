@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 )
 

@@ -25,10 +25,10 @@ type Request struct {
 	Identity string `json:"identity,omitempty"` // OpRun
 	// Token is an OIDC token (OpRun, OpRefresh): the job's identity is
 	// the one its claims map to. The daemon never logs or echoes it.
-	Token string `json:"token,omitempty"`
-	ID       string `json:"id,omitempty"`       // OpApprove, OpDeny: the approval request
-	For      string `json:"for,omitempty"`      // OpApprove: a window such as "30m"; "" approves once
-	Reason   string `json:"reason,omitempty"`   // OpApprove, OpDeny (required)
+	Token  string `json:"token,omitempty"`
+	ID     string `json:"id,omitempty"`     // OpApprove, OpDeny: the approval request
+	For    string `json:"for,omitempty"`    // OpApprove: a window such as "30m"; "" approves once
+	Reason string `json:"reason,omitempty"` // OpApprove, OpDeny (required)
 }
 
 // Response is the answer to one Request. Error is set when the call failed;
