@@ -216,6 +216,15 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		return err
 	}
 	start("control socket", ctl.Serve)
+	apiLn, err := d.listenApprovalsHTTP()
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	if apiLn != nil {
+		start("approval API", func(ctx context.Context) error { return d.serveApprovalsHTTP(ctx, apiLn) })
+	}
 	start("policy watcher", d.watchPolicies)
 	start("proxy", d.proxy.Serve)
 	start("targets", func(ctx context.Context) error { d.refreshTargets(ctx); return nil })

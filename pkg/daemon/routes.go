@@ -152,6 +152,15 @@ func (d *Daemon) reload() error {
 // errRetag: the new configuration is in force but tagging failed.
 var errRetag = errors.New("configuration applied, but re-tagging failed")
 
+// httpListen is where the approval API listens, and with which TLS files:
+// a restart changes them.
+func httpListen(c *config.Config) string {
+	if h := c.Approvals.HTTP; h != nil {
+		return h.Listen + " " + h.TLS.CertFile + " " + h.TLS.KeyFile
+	}
+	return ""
+}
+
 // restartKeys names the changed keys that only take effect on restart.
 func restartKeys(a, b *config.Config) []string {
 	var out []string
@@ -170,6 +179,7 @@ func restartKeys(a, b *config.Config) []string {
 	add(a.Log != b.Log, "log")
 	add(a.Metrics != b.Metrics, "metrics")
 	add(!reflect.DeepEqual(a.Recording, b.Recording), "recording")
+	add(httpListen(a) != httpListen(b), "approvals.http.listen")
 	if out == nil {
 		out = []string{}
 	}
