@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +40,11 @@ oidc:
       identity: "gha:{repository}@{ref}"
       required: { repository_owner: acme }
       expose: [ref, environment]
+    - name: corp
+      issuer: {{.Humans}}
+      audiences: [sluice-approvals]
+approvals:
+  http: { listen: "{{.API}}", issuer: corp, groups: [dba] }
 identities:
   - name: ci-runner
     egress: deny
@@ -75,13 +82,14 @@ policies:
 type oidcWorld struct {
 	*env
 	issuer *oidctest.Issuer
+	humans *oidctest.Issuer // issuer of the approvers' tokens
 	cache  string
 	pg     *pgtest.Server
 }
 
 func newOIDCWorld(t *testing.T) *oidcWorld {
 	e := newEnv(t)
-	w := &oidcWorld{env: e, issuer: oidctest.New(t)}
+	w := &oidcWorld{env: e, issuer: oidctest.New(t), humans: oidctest.New(t)}
 	w.cache = e.serve("tcp4", "127.0.0.3:0").Addr.String()
 	w.pg = pgtest.StartT(t, pgtest.Options{Host: "127.0.0.5"})
 	if err := w.pg.CreateUser("etl", etlPassword, pgtest.SCRAM); err != nil {
@@ -94,6 +102,7 @@ func newOIDCWorld(t *testing.T) *oidcWorld {
 		t.Fatal(err)
 	}
 	e.vars["Issuer"], e.vars["Cache"], e.vars["PG"] = w.issuer.URL, w.cache, w.pg.Addr().String()
+	e.vars["Humans"], e.vars["API"] = w.humans.URL, freePort(t, "tcp4", "127.0.0.1")
 	write(t, filepath.Join(e.dir, "etl.password"), etlPassword+"\n")
 	write(t, filepath.Join(e.dir, "policies", "deploy.yaml"), oidcPolicy)
 	e.start(e.writeConfig(oidcConfig))
@@ -381,6 +390,44 @@ func TestOIDCRun(t *testing.T) {
 		if res.code == 0 || !strings.Contains(res.stderr, "not a signed JWT") {
 			t.Fatalf("psql with a password: %+v", res)
 		}
+	})
+
+	t.Run("approval API with human tokens", func(t *testing.T) {
+		human := func(groups ...string) string {
+			c := w.humans.Claims("00u-alice", "sluice-approvals", 10*time.Minute)
+			c["email"], c["groups"] = "alice@example.com", groups
+			tok := w.humans.Sign(t, c)
+			tokens = append(tokens, tok)
+			return tok
+		}
+		call := func(token string) (int, string) {
+			req, _ := http.NewRequest("GET", "http://"+w.vars["API"].(string)+"/v1/approvals", nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		if code, body := call(human("dba")); code != 200 || !strings.Contains(body, `"approvals":[]`) {
+			t.Fatalf("approver: %d %s", code, body)
+		}
+		if code, body := call(""); code != 401 || !strings.Contains(body, "no_token") {
+			t.Fatalf("no token: %d %s", code, body)
+		}
+		if code, body := call(human("staff")); code != 403 || !strings.Contains(body, "is in none of the approver groups") {
+			t.Fatalf("not an approver: %d %s", code, body)
+		}
+		if code, body := call(w.token(t, time.Minute, nil)); code != 401 || !strings.Contains(body, "not from issuer") && !strings.Contains(body, "comes from") {
+			t.Fatalf("a workload token: %d %s", code, body)
+		}
+		d.waitEvent(t, "approval.api_refused", func(ev event) bool {
+			return ev.str("event") == "approval.api_refused" && ev.str("reason") == "not_approver" && ev.str("approver_subject") == "00u-alice"
+		})
 	})
 
 	w.noToken(t, tokens...)
