@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os/user"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

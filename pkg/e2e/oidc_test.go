@@ -282,7 +282,9 @@ func TestOIDCRun(t *testing.T) {
 		}
 		next("first reply")
 		next("open")
-		started := d.waitEvent(t, "job.started", func(ev event) bool { return ev.str("event") == "job.started" && ev.str("identity") == "gha:acme/app@refs/heads/main" })
+		started := d.waitEvent(t, "job.started", func(ev event) bool {
+			return ev.str("event") == "job.started" && ev.str("identity") == "gha:acme/app@refs/heads/main"
+		})
 		job := started.str("cgroup")
 		o, _ := started["oidc"].(map[string]any)
 		if o["subject"] != "repo:acme/app:ref:refs/heads/main" || o["issuer"] != w.issuer.URL {
