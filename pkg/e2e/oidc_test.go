@@ -392,6 +392,20 @@ func TestOIDCRun(t *testing.T) {
 		if res.code == 0 || !strings.Contains(res.stderr, "not a signed JWT") {
 			t.Fatalf("psql with a password: %+v", res)
 		}
+
+		// A session ends when its token expires.
+		short := w.token(t, 5*time.Second, nil)
+		tokens = append(tokens, short)
+		res = psql(short, "SELECT pg_sleep(120)")
+		if res.code == 0 {
+			t.Fatalf("a session outlived its token: %+v", res)
+		}
+		exp := d.waitEvent(t, "identity.expired of a session", func(ev event) bool {
+			return ev.str("event") == "identity.expired" && ev.str("kernel_identity") == "ci-runner" && ev.str("sessions") == "closed"
+		})
+		if exp.str("identity") != "gha:acme/app@refs/heads/main" || exp.str("target") != "orders-oidc" {
+			t.Fatalf("identity.expired = %v", exp)
+		}
 	})
 
 	t.Run("approval API with human tokens", func(t *testing.T) {
