@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,26 @@ type api struct {
 	url    string
 	issuer *oidctest.Issuer
 	broker *approval.Broker
-	events *bytes.Buffer
+	events *lockedBuffer
+}
+
+// lockedBuffer is the event log, written by the broker's goroutines and
+// read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newAPI(t *testing.T) *api {
@@ -51,7 +71,7 @@ approvals:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events bytes.Buffer
+	var events lockedBuffer
 	log, err := audit.New(&events, audit.Options{Format: "json", Level: "info"})
 	if err != nil {
 		t.Fatal(err)
