@@ -29,8 +29,9 @@ func newVerifier(cfg *config.Config) (*oidc.Verifier, error) {
 	return oidc.New(cfg.OIDC.Issuers, oidc.Options{})
 }
 
-// verify verifies a token for a use, counts the outcome, and reports a
-// refusal as an oidc.refused event. fields adds who presented it.
+// verify verifies a token for a use, and counts and reports a refusal as
+// an oidc.refused event (fields adds who presented it). The caller counts
+// the token accepted (accepted) once its own checks passed.
 func (d *Daemon) verify(ctx context.Context, use, raw string, fields func(*audit.Logger) *zerolog.Event) (*oidc.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
@@ -39,8 +40,12 @@ func (d *Daemon) verify(ctx context.Context, use, raw string, fields func(*audit
 		d.refused(use, err, fields)
 		return nil, err
 	}
-	d.oidcMetrics.Verifications.WithLabelValues(tok.Issuer.Name, use, "ok", "").Inc()
 	return tok, nil
+}
+
+// accepted counts a token accepted for a use.
+func (d *Daemon) accepted(use string, tok *oidc.Token) {
+	d.oidcMetrics.Verifications.WithLabelValues(tok.Issuer.Name, use, "ok", "").Inc()
 }
 
 // refused counts and reports a refused token. The error never holds the
@@ -69,7 +74,7 @@ func (d *Daemon) workload(tok *oidc.Token) (*identity.OIDC, *config.Identity, er
 	ident, ok := d.cfg.Identity(w.Identity)
 	d.mu.Unlock()
 	if !ok || ident.OIDC == nil || ident.OIDC.Issuer != tok.Issuer.Name {
-		return nil, nil, oidc.Refused(oidc.ReasonIdentity, "the token maps to identity %q, which no identity of the configuration lets tokens of issuer %q claim (identities[].oidc.issuer)", w.Identity, tok.Issuer.Name)
+		return nil, nil, tok.Refuse(oidc.ReasonIdentity, "the token maps to identity %q, which no identity of the configuration lets tokens of issuer %q claim (identities[].oidc.issuer)", w.Identity, tok.Issuer.Name)
 	}
 	w.Keep = ident.OIDC.OnExpiry == config.ExpiryKeep
 	return w, ident, nil
@@ -86,12 +91,13 @@ func (d *Daemon) runWithToken(ctx context.Context, peer control.Peer, req contro
 	}
 	w, _, err := d.workload(tok)
 	if err == nil && req.Identity != "" && req.Identity != w.Identity {
-		err = oidc.Refused(oidc.ReasonIdentity, "--identity %q is not the token's identity, %q", req.Identity, w.Identity)
+		err = tok.Refuse(oidc.ReasonIdentity, "--identity %q is not the token's identity, %q", req.Identity, w.Identity)
 	}
 	if err != nil {
 		d.refused(metrics.OIDCRun, err, fields)
 		return nil, err
 	}
+	d.accepted(metrics.OIDCRun, tok)
 	return d.startJob(peer, w.Identity, w)
 }
 
@@ -127,17 +133,18 @@ func (d *Daemon) refreshJob(ctx context.Context, peer control.Peer, req control.
 	switch {
 	case err != nil:
 	case w.Issuer != cur.Issuer || w.Subject != cur.Subject:
-		err = oidc.Refused(oidc.ReasonIdentity, "the token is for subject %q of %s; the job is bound to subject %q of %s", w.Subject, w.Issuer, cur.Subject, cur.Issuer)
+		err = tok.Refuse(oidc.ReasonIdentity, "the token is for subject %q of %s; the job is bound to subject %q of %s", w.Subject, w.Issuer, cur.Subject, cur.Issuer)
 	case w.Identity != cur.Identity:
-		err = oidc.Refused(oidc.ReasonIdentity, "the token maps to identity %q; the job runs as %q", w.Identity, cur.Identity)
+		err = tok.Refuse(oidc.ReasonIdentity, "the token maps to identity %q; the job runs as %q", w.Identity, cur.Identity)
 	case !w.Expires.After(cur.Expires):
-		err = oidc.Refused(oidc.ReasonExpired, "the token expires at %s, not after the job's current one (%s): present a newer token",
+		err = tok.Refuse(oidc.ReasonExpired, "the token expires at %s, not after the job's current one (%s): present a newer token",
 			w.Expires.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
 		d.refused(metrics.OIDCRefresh, err, fields)
 		return nil, err
 	}
+	d.accepted(metrics.OIDCRefresh, tok)
 	prev := d.bindings.refresh(job, w)
 	if prev == nil {
 		return nil, errors.New("the job ended meanwhile")
@@ -198,12 +205,13 @@ func (d *Daemon) VerifyToken(ctx context.Context, raw string, s *protocol.Sessio
 	}
 	w, ident, err := d.workload(tok)
 	if err == nil && w.Identity != s.Identity && !slices.Contains(ident.OIDC.PresentedBy, s.Identity) {
-		err = oidc.Refused(oidc.ReasonIdentity, "connections of identity %q may not log in as identity %q (see identities[].oidc.presented_by)", s.Identity, w.Identity)
+		err = tok.Refuse(oidc.ReasonIdentity, "connections of identity %q may not log in as identity %q (see identities[].oidc.presented_by)", s.Identity, w.Identity)
 	}
 	if err != nil {
 		d.refused(metrics.OIDCPostgres, err, fields)
 		return nil, err
 	}
+	d.accepted(metrics.OIDCPostgres, tok)
 	return w, nil
 }
 

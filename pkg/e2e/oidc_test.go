@@ -31,6 +31,7 @@ cgroup_root: {{.Root}}
 state_dir: {{.Dir}}/state
 policies: {{.Dir}}/policies
 log: { format: json, level: debug }
+metrics: { listen: {{.Metrics}} }
 bpf: { pin_dir: {{.PinDir}} }
 oidc:
   issuers:
@@ -444,6 +445,24 @@ func TestOIDCRun(t *testing.T) {
 		d.waitEvent(t, "approval.api_refused", func(ev event) bool {
 			return ev.str("event") == "approval.api_refused" && ev.str("reason") == "not_approver" && ev.str("approver_subject") == "00u-alice"
 		})
+	})
+
+	t.Run("verifications are counted by use, outcome and reason", func(t *testing.T) {
+		m := scrape(t, w.vars["Metrics"].(string))
+		for _, want := range []string{
+			`sluice_oidc_verifications_total{issuer="ci",outcome="refused",reason="expired",use="run"} 1`,
+			`sluice_oidc_verifications_total{issuer="ci",outcome="refused",reason="algorithm",use="run"} 1`,
+			`sluice_oidc_verifications_total{issuer="",outcome="refused",reason="issuer",use="run"} 1`,
+			`sluice_oidc_verifications_total{issuer="ci",outcome="ok",reason="",use="refresh"} 1`,
+			`sluice_oidc_verifications_total{issuer="ci",outcome="refused",reason="identity",use="run"} 1`,
+			`sluice_oidc_verifications_total{issuer="corp",outcome="refused",reason="issuer",use="approvals"} 1`,
+			`sluice_oidc_expired_total{use="run"} 1`,
+			`sluice_oidc_expired_total{use="postgres"} 1`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 	})
 
 	w.noToken(t, tokens...)

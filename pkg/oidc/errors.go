@@ -39,11 +39,6 @@ func refuse(r Reason, format string, args ...any) *Error {
 	return &Error{Reason: r, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Refused returns the refusal of a token as an *Error with reason r (for
-// checks made after verification, such as which identities a token may
-// claim).
-func Refused(r Reason, format string, args ...any) error { return refuse(r, format, args...) }
-
 // IssuerOf returns the configured issuer of a refused token, "" when none.
 func IssuerOf(err error) string {
 	var e *Error

@@ -93,11 +93,12 @@ func (v *Verifier) VerifyIssuer(ctx context.Context, name, raw string) (*Token, 
 		return nil, refuse(ReasonIssuer, "issuer %q is not configured", name)
 	}
 	h, c, err := inspect(raw)
-	if err != nil {
-		return nil, err
+	if iss, _ := c["iss"].(string); err == nil && iss != is.cfg.URL {
+		err = refuse(ReasonIssuer, "the token comes from %q, not from issuer %q (%s)", clip(iss), name, is.cfg.URL)
 	}
-	if iss, _ := c["iss"].(string); iss != is.cfg.URL {
-		return nil, refuse(ReasonIssuer, "the token comes from %q, not from issuer %q (%s)", clip(iss), name, is.cfg.URL)
+	if err != nil {
+		err.(*Error).Issuer = name
+		return nil, err
 	}
 	return is.verify(ctx, h, raw)
 }
@@ -157,20 +158,28 @@ func quoteList(l []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// Refuse returns the refusal of the token, with reason r, for a check made
+// after verification (which identities it may claim, for instance).
+func (t *Token) Refuse(r Reason, format string, args ...any) error {
+	e := refuse(r, format, args...)
+	e.Issuer = t.Issuer.Name
+	return e
+}
+
 // Workload maps the token to the identity its issuer's template renders,
 // with the claims the issuer exposes. It fails with reason identity when
 // the issuer has no template or the claims give no name.
 func (t *Token) Workload() (*identity.OIDC, error) {
 	if t.Issuer.Template == nil {
-		return nil, refuse(ReasonIdentity, "issuer %q has no identity template: its tokens cannot claim identities", t.Issuer.Name)
+		return nil, t.Refuse(ReasonIdentity, "issuer %q has no identity template: its tokens cannot claim identities", t.Issuer.Name)
 	}
 	name, err := t.Issuer.Template.Render(t.Claims)
 	if err != nil {
-		return nil, refuse(ReasonIdentity, "%v (template %q of issuer %q)", err, t.Issuer.Identity, t.Issuer.Name)
+		return nil, t.Refuse(ReasonIdentity, "%v (template %q of issuer %q)", err, t.Issuer.Identity, t.Issuer.Name)
 	}
 	exposed, err := claims.Select(t.Claims, t.Issuer.Expose)
 	if err != nil {
-		return nil, refuse(ReasonClaims, "%v", err)
+		return nil, t.Refuse(ReasonClaims, "%v", err)
 	}
 	return &identity.OIDC{
 		Issuer: t.Issuer.URL, Subject: t.Subject, Identity: name, JTI: t.JTI,
