@@ -222,7 +222,7 @@ func TestSelfApprovalCommand(t *testing.T) {
 	d := startApprovals(t, t.TempDir())
 	id, _ := d.hold(t, 0, "root-job", "DROP TABLE sales.orders", 0)
 	_, err := runCLI(d.sock, approve, id, "--reason", "mine")
-	if err == nil || !strings.HasPrefix(err.Error(), "approve: cannot approve a request of one's own uid: the statement of request "+id+" was sent by a process running as uid 0") {
+	if err == nil || !strings.HasPrefix(err.Error(), "approve: cannot approve one's own request: the statement of request "+id+" was sent by a process running as uid 0") {
 		t.Fatalf("self-approval: %v", err)
 	}
 	// Denying one's own request is allowed: it only makes things stricter.

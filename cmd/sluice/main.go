@@ -12,6 +12,8 @@ const usage = `usage: sluice [--control PATH] COMMAND [ARGS]
 
 commands:
   run --identity NAME -- CMD [ARGS...]   run CMD under an identity (its connections go through sluice)
+  run --oidc-token-file PATH -- CMD      run CMD under the identity an OIDC token maps to, until it expires
+  run --refresh --oidc-token-file PATH   give the job this runs in a newer token (also --oidc-token-env VAR)
   status [--json]                        programs, pins, tagged cgroups, listeners, counters
   doctor                                 check that this host can run sluiced
   reload                                 reload the daemon's configuration (as SIGHUP does)

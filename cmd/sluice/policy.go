@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/policy/explain"
 	"github.com/sluicehq/sluice/pkg/policy/lint"
@@ -228,6 +229,7 @@ func policyExplain(args []string, pio policyIO) error {
 	fs.StringVar(&q.Attribution.Comm, "comm", "", "attribution: command name")
 	fs.StringVar(&q.Attribution.Unit, "unit", "", "attribution: systemd unit")
 	fs.StringVar(&q.Attribution.Cgroup, "cgroup", "", "attribution: cgroup path")
+	claimsJSON := fs.String("claims", "", `the OIDC claims of the identity's token, as JSON ('{"ref":"refs/heads/main"}')`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -238,6 +240,12 @@ func policyExplain(args []string, pio policyIO) error {
 		return exitError{2}
 	}
 	q.Attribution.UID, q.Attribution.GID, q.Attribution.PID = uint32(*uid), uint32(*gid), uint32(*pid)
+	if *claimsJSON != "" {
+		if q.Attribution.Claims, err = claims.Decode([]byte(*claimsJSON)); err != nil {
+			fmt.Fprintf(pio.err, "sluice: policy explain: --claims: not a JSON object of claims: %v\n", err)
+			return exitError{2}
+		}
+	}
 	if *searchPath != "" {
 		q.SearchPath = strings.Split(*searchPath, ",")
 	}

@@ -143,6 +143,8 @@ func TestPolicyExplain(t *testing.T) {
 		{"tcp target", []string{"--identity", "ci-build", "--target", "cache", "--sql", "SELECT 1"}, "", 1, ""},
 		{"missing sql", []string{"--identity", "ci-build", "--target", "orders-db"}, "", 2, ""},
 		{"bad time", []string{"--identity", "ci-build", "--target", "orders-db", "--sql", "SELECT 1", "--time", "03:00"}, "", 2, ""},
+		{"claims", []string{"--identity", "ci-build", "--target", "orders-db", "--sql", "SELECT 1", "--claims", `{"ref":"refs/heads/main","run_id":42}`}, "", 0, ""},
+		{"claims not an object", []string{"--identity", "ci-build", "--target", "orders-db", "--sql", "SELECT 1", "--claims", "[1]"}, "", 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

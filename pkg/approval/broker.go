@@ -33,6 +33,9 @@ const maxKept = 10000
 type Approvers struct {
 	UIDs []uint32
 	GIDs []uint32 // primary or supplementary group of the caller
+	// Groups are the groups (of the OIDC tokens of the approval HTTP
+	// API) whose members may decide.
+	Groups []string
 }
 
 // Settings are the parts of the options a configuration reload changes.
@@ -131,6 +134,7 @@ func (s Settings) normalize() (Settings, error) {
 	}
 	s.Approvers.UIDs = slices.Clone(s.Approvers.UIDs)
 	s.Approvers.GIDs = slices.Clone(s.Approvers.GIDs)
+	s.Approvers.Groups = slices.Clone(s.Approvers.Groups)
 	hooks := make([]Webhook, len(s.Webhooks))
 	for i, w := range s.Webhooks {
 		var err error

@@ -3,7 +3,9 @@ package approval
 import (
 	"context"
 	"fmt"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +26,12 @@ func (b *Broker) Authorize(a Approver) error {
 
 func (b *Broker) authorize(a Approver) error {
 	ap := b.set.Approvers
+	if o := a.OIDC; o != nil {
+		if slices.ContainsFunc(o.Groups, func(g string) bool { return slices.Contains(ap.Groups, g) }) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is in none of the approver groups (approvals.http.groups)", ErrNotApprover, who(&a))
+	}
 	if a.UID == 0 || slices.Contains(ap.UIDs, a.UID) || slices.Contains(ap.GIDs, a.GID) {
 		return nil
 	}
@@ -73,9 +81,8 @@ func (b *Broker) Approve(a Approver, id string, m Mode, reason string) (Pending,
 	if err != nil {
 		return Pending{}, err
 	}
-	if a.UID == e.p.Attribution.UID {
-		return Pending{}, fmt.Errorf("%w: the statement of request %s was sent by a process running as uid %d, the caller's uid; another approver must decide it",
-			ErrSelfApproval, id, a.UID)
+	if err := selfApproval(a, &e.p); err != nil {
+		return Pending{}, err
 	}
 	now := b.clock.Now()
 	a.Groups = nil
@@ -248,11 +255,42 @@ func (p Pending) clone() Pending {
 	return p
 }
 
-// who names an approver for messages: "alice (uid 1000)".
+// selfApproval refuses an approval of one's own request: for a caller of
+// the control socket, a statement of a process running as its uid; for a
+// human with a token, a statement of a job bound to a token of the same
+// subject, or of a process running as their local user.
+func selfApproval(a Approver, p *Pending) error {
+	at := &p.Attribution
+	if o := a.OIDC; o != nil {
+		if j := at.OIDC; j != nil && j.Issuer == o.Issuer && j.Subject == o.Subject {
+			return fmt.Errorf("%w: the statement of request %s was sent by a job bound to a token of subject %q, the approver's; another approver must decide it",
+				ErrSelfApproval, p.ID, o.Subject)
+		}
+		if o.LocalUser != "" {
+			if u, err := user.LookupId(strconv.FormatUint(uint64(at.UID), 10)); err == nil && u.Username == o.LocalUser {
+				return fmt.Errorf("%w: the statement of request %s was sent by a process running as user %s, the approver's; another approver must decide it",
+					ErrSelfApproval, p.ID, o.LocalUser)
+			}
+		}
+		return nil
+	}
+	if a.UID == at.UID {
+		return fmt.Errorf("%w: the statement of request %s was sent by a process running as uid %d, the caller's uid; another approver must decide it",
+			ErrSelfApproval, p.ID, a.UID)
+	}
+	return nil
+}
+
+// who names an approver for messages: "alice (uid 1000)", or for a human
+// with a token "alice@example.com (subject 00u1a2b3)".
 func who(a *Approver) string {
 	switch {
 	case a == nil:
 		return "nobody"
+	case a.OIDC != nil && a.Name != "" && a.Name != a.OIDC.Subject:
+		return fmt.Sprintf("%s (subject %s)", a.Name, a.OIDC.Subject)
+	case a.OIDC != nil:
+		return fmt.Sprintf("subject %s", a.OIDC.Subject)
 	case a.Name != "":
 		return fmt.Sprintf("%s (uid %d)", a.Name, a.UID)
 	default:

@@ -12,9 +12,13 @@ import (
 // common starts an event with the fields every approval event carries.
 func (b *Broker) common(ev *zerolog.Event, p *Pending) *zerolog.Event {
 	a := &p.Attribution
-	return ev.Str("id", p.ID).Str("session", p.Session).Str("identity", p.Identity).Str("target", p.Target).
+	ev = ev.Str("id", p.ID).Str("session", p.Session).Str("identity", p.Identity).Str("target", p.Target).
 		Uint32("pid", a.PID).Uint32("uid", a.UID).Str("fingerprint", p.Fingerprint).
 		Str("policy", p.Policy).Str("rule", p.Rule)
+	if o := a.OIDC; o != nil {
+		ev = ev.Str("oidc_issuer", o.Issuer).Str("oidc_subject", o.Subject)
+	}
+	return ev
 }
 
 func (b *Broker) eventRequested(p *Pending) {
@@ -53,7 +57,9 @@ func (b *Broker) eventDecided(name string, p *Pending, held bool) *zerolog.Event
 	if held {
 		ev = ev.Float64("waited_ms", ms(p))
 	}
-	if a := p.Approver; a != nil {
+	if a := p.Approver; a != nil && a.OIDC != nil {
+		ev = ev.Str("approver_issuer", a.OIDC.Issuer).Str("approver_subject", a.OIDC.Subject).Str("approver", a.Name).Str("via", "http")
+	} else if a != nil {
 		ev = ev.Uint32("approver_uid", a.UID).Uint32("approver_gid", a.GID).Str("approver", a.Name)
 	}
 	ev = ev.Str("reason", p.Reason)

@@ -12,7 +12,7 @@ import (
 var (
 	ErrNotFound     = errors.New("no such approval request")
 	ErrNotApprover  = errors.New("not an approver")
-	ErrSelfApproval = errors.New("cannot approve a request of one's own uid")
+	ErrSelfApproval = errors.New("cannot approve one's own request")
 	ErrDecided      = errors.New("already decided")
 	ErrNoReason     = errors.New("a reason is required")
 	ErrBadWindow    = errors.New("invalid grant window")
@@ -72,12 +72,28 @@ type Request struct {
 	Webhooks []Webhook
 }
 
-// Approver is whoever decides, as the kernel reports the caller.
+// Approver is whoever decides: a caller of the control socket, as the
+// kernel reports it, or a human of the approval HTTP API, as a verified
+// OIDC token says (OIDC set; UID and GID then mean nothing).
 type Approver struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"-"`              // supplementary groups, for the gids check
-	Name   string   `json:"name,omitempty"` // user name, when the uid has one
+	Name   string   `json:"name,omitempty"` // user name, when the uid has one; the token's name claim
+	// OIDC is the human behind a bearer token of the approval HTTP API.
+	OIDC *OIDCApprover `json:"oidc,omitempty"`
+}
+
+// OIDCApprover is a human approver as their verified token says.
+type OIDCApprover struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
+	// Groups are the token's groups, checked against Approvers.Groups.
+	Groups []string `json:"-"`
+	// LocalUser is the approver's login name on this host (the
+	// configured user claim), "" when unknown: the statements of
+	// processes running as that user are their own.
+	LocalUser string `json:"-"`
 }
 
 // Mode is how an approval lets statements through: once (the zero

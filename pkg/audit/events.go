@@ -39,6 +39,16 @@ const (
 	ApprovalTimeout       = "approval.timeout"
 	ApprovalWithdrawn     = "approval.withdrawn"
 	ApprovalWebhookFailed = "approval.webhook_failed"
+	// ApprovalAPIRefused: a request to the approval HTTP API was refused
+	// (no token, a refused token, not an approver, self-approval...).
+	ApprovalAPIRefused = "approval.api_refused"
+	// IdentityExpired: the OIDC token an identity was claimed with
+	// expired; IdentityRefreshed: a job presented a newer one.
+	IdentityExpired   = "identity.expired"
+	IdentityRefreshed = "identity.refreshed"
+	// OIDCRefused: a token was refused (sluice run, refresh, a PostgreSQL
+	// password, the approval API).
+	OIDCRefused = "oidc.refused"
 )
 
 // SchemaVersion is carried by every event as field `v`. It changes only when

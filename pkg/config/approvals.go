@@ -18,6 +18,9 @@ type Approvals struct {
 	Approvers Approvers
 	// Webhooks are notified of every request.
 	Webhooks []Webhook
+	// HTTP is the approval API for human approvers; nil when off
+	// (oidc.go).
+	HTTP *ApprovalsHTTP
 }
 
 // Approvers lists the uids and gids (primary or supplementary) allowed to
@@ -64,6 +67,7 @@ func approvalsFields(a *Approvals) []field {
 		{"timeout", duration(&a.Timeout)},
 		{"approvers", object(approversFields(&a.Approvers))},
 		{"webhooks", list(&a.Webhooks, webhookItem)},
+		{"http", approvalsHTTP(&a.HTTP)},
 	}
 }
 

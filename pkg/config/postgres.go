@@ -38,7 +38,16 @@ const (
 	// AuthInject accepts the client on its kernel identity and logs in
 	// upstream with the configured credentials.
 	AuthInject PGAuth = "inject"
+	// AuthOIDC asks the client for a password, accepts a valid OIDC token
+	// as that password (the token's identity replaces the kernel's, when
+	// the kernel's may present it), and logs in upstream with the
+	// configured credentials.
+	AuthOIDC PGAuth = "oidc"
 )
+
+// Injects reports whether sluice logs in upstream with the configured
+// credentials (inject and oidc).
+func (a PGAuth) Injects() bool { return a == AuthInject || a == AuthOIDC }
 
 // PGTLS is the value of postgres.tls.
 type PGTLS string

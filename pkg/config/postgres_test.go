@@ -123,7 +123,7 @@ targets:
     postgres:
       credentials: {username: etl, password_env: DB_PASSWORD}
 `,
-			want: []wantErr{{"sluice.yaml:7: targets[0].postgres.credentials: ", `only used with auth: inject (auth is "passthrough")`}},
+			want: []wantErr{{"sluice.yaml:7: targets[0].postgres.credentials: ", `only used with auth: inject or oidc (auth is "passthrough")`}},
 		},
 		{
 			name: "bad modes, sizes and globs",

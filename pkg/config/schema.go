@@ -24,6 +24,7 @@ func configFields(c *Config) []field {
 		{"recording", object(recordingFields(&c.Recording))},
 		{"approvals", object(approvalsFields(&c.Approvals))},
 		{"masking", object(maskingFields(&c.Masking))},
+		{"oidc", object(oidcFields(&c.OIDC))},
 	}
 }
 
@@ -87,6 +88,7 @@ func identityFields(id *Identity) []field {
 		{"match", object(matchFields(&id.Match))},
 		{"claimable_by", object(claimableByFields(&id.ClaimableBy))},
 		{"egress", str(&id.Egress)},
+		{"oidc", identityOIDC(&id.OIDC)},
 	}
 }
 

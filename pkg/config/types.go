@@ -43,6 +43,9 @@ type Config struct {
 
 	// Masking holds what result masking needs from the daemon (masking.go).
 	Masking Masking
+
+	// OIDC lists the trusted token issuers (oidc.go).
+	OIDC OIDC
 }
 
 // FailMode is the value of fail_mode.
@@ -129,6 +132,9 @@ type Identity struct {
 	Match       Match
 	ClaimableBy ClaimableBy
 	Egress      Egress
+	// OIDC is set for an identity claimed with an OIDC token (oidc.go):
+	// it has no Match and no ClaimableBy.
+	OIDC *IdentityOIDC
 }
 
 // MatchKind says which field of a [Match] is in use.

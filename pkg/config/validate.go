@@ -51,10 +51,13 @@ func validate(c *Config, d *decoder) {
 		}
 	}
 	v.bpf()
+	v.oidc()
 	v.identities()
+	v.identityOIDCs()
 	v.targets()
 	v.recording()
 	v.approvals()
+	v.approvalsHTTP()
 	v.masking()
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ func (v *validator) postgres(item string, t *Target) {
 		return
 	}
 	p := &t.Postgres
-	oneOf(v, base+".auth", p.Auth, AuthPassthrough, AuthInject)
+	oneOf(v, base+".auth", p.Auth, AuthPassthrough, AuthInject, AuthOIDC)
 	oneOf(v, base+".tls", p.TLS, TLSDisable, TLSRequire, TLSVerifyFull)
 	v.absPath(base+".ca_file", &p.CAFile, true)
 	v.absPath(base+".client_tls.cert_file", &p.ClientTLS.CertFile, true)
@@ -55,8 +56,11 @@ func (v *validator) postgres(item string, t *Target) {
 			v.errorf(k, "invalid function glob %q: write name or schema.name (globs allowed)", g)
 		}
 	}
-	if p.Auth == AuthInject && p.User != "" && !v.skip(base+".user") {
-		v.errorf(base+".user", "not used with auth: inject; the upstream user is credentials.username")
+	if p.Auth.Injects() && p.User != "" && !v.skip(base+".user") {
+		v.errorf(base+".user", "not used with auth: %s; the upstream user is credentials.username", p.Auth)
+	}
+	if p.Auth == AuthOIDC && !v.skip(base+".auth") && !slices.ContainsFunc(v.c.OIDC.Issuers, func(is OIDCIssuer) bool { return is.Identity != "" }) {
+		v.errorf(base+".auth", "auth: oidc needs an oidc issuer with an identity template (oidc.issuers[].identity): the token's identity comes from it")
 	}
 	v.credentials(base, p)
 }
@@ -65,9 +69,9 @@ func (v *validator) postgres(item string, t *Target) {
 func (v *validator) credentials(base string, p *Postgres) {
 	k := base + ".credentials"
 	c := &p.Credentials
-	if p.Auth != AuthInject {
+	if !p.Auth.Injects() {
 		if v.present(k) && !v.skip(k) {
-			v.errorf(k, "only used with auth: inject (auth is %q)", p.Auth)
+			v.errorf(k, "only used with auth: inject or oidc (auth is %q)", p.Auth)
 		}
 		return
 	}
@@ -75,7 +79,7 @@ func (v *validator) credentials(base string, p *Postgres) {
 		return
 	}
 	if !v.present(k) {
-		v.errorf(base, "auth: inject needs credentials (username and one of password_env, password_file, password_command)")
+		v.errorf(base, "auth: %s needs credentials (username and one of password_env, password_file, password_command)", p.Auth)
 		return
 	}
 	if c.Username == "" {

@@ -41,11 +41,14 @@ type Approval struct {
 	ReleasedBy string    `json:"released_by,omitempty"` // the request whose approval --for released this one
 }
 
-// Approver is who decided a request.
+// Approver is who decided a request: a caller of the control socket, or
+// a human of the approval HTTP API (Issuer and Subject set).
 type Approver struct {
-	UID  uint32 `json:"uid"`
-	GID  uint32 `json:"gid"`
-	Name string `json:"name,omitempty"`
+	UID     uint32 `json:"uid"`
+	GID     uint32 `json:"gid"`
+	Name    string `json:"name,omitempty"`
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 // Grant is what an approval lets through.

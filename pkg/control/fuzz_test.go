@@ -12,6 +12,9 @@ import (
 func FuzzDecodeRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"op":"run","identity":"ci-job"}` + "\n",
+		`{"op":"run","token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}` + "\n",
+		`{"op":"oidc.refresh","token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}` + "\n",
+		`{"op":"run","token":7}` + "\n",
 		`{"op":"status"}` + "\n",
 		`{"op":"detach"}`,
 		`{"op":"approvals"}` + "\n",
@@ -28,7 +31,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeRequest(bufio.NewReaderSize(bytes.NewReader(data), 4096))
-		if err == nil && len(req.Identity)+len(req.ID)+len(req.For)+len(req.Reason) > maxRequest {
+		if err == nil && len(req.Identity)+len(req.Token)+len(req.ID)+len(req.For)+len(req.Reason) > maxRequest {
 			t.Fatalf("request of more than %d bytes accepted", maxRequest)
 		}
 	})
@@ -41,6 +44,9 @@ func TestDecodeRequest(t *testing.T) {
 		wantErr  string
 	}{
 		{"run", `{"op":"run","identity":"ci-job"}` + "\n", Request{Op: OpRun, Identity: "ci-job"}, ""},
+		{"run with a token", `{"op":"run","token":"a.b.c"}` + "\n", Request{Op: OpRun, Token: "a.b.c"}, ""},
+		{"refresh", `{"op":"oidc.refresh","token":"a.b.c"}` + "\n", Request{Op: OpRefresh, Token: "a.b.c"}, ""},
+		{"token as a number", `{"op":"run","token":7}` + "\n", Request{}, "cannot unmarshal number"},
 		{"approve", `{"op":"approve","id":"k3xq7mz2a4bcdwef","for":"30m","reason":"OPS-12"}` + "\n",
 			Request{Op: OpApprove, ID: "k3xq7mz2a4bcdwef", For: "30m", Reason: "OPS-12"}, ""},
 		{"for as a number", `{"op":"approve","id":"k3xq7mz2a4bcdwef","for":1800}` + "\n", Request{}, "cannot unmarshal number"},

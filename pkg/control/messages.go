@@ -8,6 +8,9 @@ const (
 	OpStatus = "status" // report programs, pins, tags, listeners, counts
 	OpDetach = "detach" // remove programs and pins, then stop the daemon (root only)
 	OpReload = "reload" // reload configuration (root only)
+	// OpRefresh replaces the OIDC token of the caller's job with a newer
+	// one for the same subject (sluice run --refresh).
+	OpRefresh = "oidc.refresh"
 
 	// Approvals (approvals.go): root and approvers only.
 	OpApprovals      = "approvals"       // list the open approval requests
@@ -20,9 +23,12 @@ const (
 type Request struct {
 	Op       string `json:"op"`
 	Identity string `json:"identity,omitempty"` // OpRun
-	ID       string `json:"id,omitempty"`       // OpApprove, OpDeny: the approval request
-	For      string `json:"for,omitempty"`      // OpApprove: a window such as "30m"; "" approves once
-	Reason   string `json:"reason,omitempty"`   // OpApprove, OpDeny (required)
+	// Token is an OIDC token (OpRun, OpRefresh): the job's identity is
+	// the one its claims map to. The daemon never logs or echoes it.
+	Token  string `json:"token,omitempty"`
+	ID     string `json:"id,omitempty"`     // OpApprove, OpDeny: the approval request
+	For    string `json:"for,omitempty"`    // OpApprove: a window such as "30m"; "" approves once
+	Reason string `json:"reason,omitempty"` // OpApprove, OpDeny (required)
 }
 
 // Response is the answer to one Request. Error is set when the call failed;
@@ -45,6 +51,17 @@ type Job struct {
 	Identity string `json:"identity"`
 	Cgroup   string `json:"cgroup"` // path relative to the cgroup2 mount
 	CgroupID uint64 `json:"cgroup_id"`
+	// OIDC describes the token the job is bound to, when it was started
+	// (or refreshed) with one.
+	OIDC *JobOIDC `json:"oidc,omitempty"`
+}
+
+// JobOIDC is what the token of a job said (never the token).
+type JobOIDC struct {
+	Issuer  string    `json:"issuer"`
+	Subject string    `json:"subject"`
+	JTI     string    `json:"jti,omitempty"`
+	Expires time.Time `json:"expires"`
 }
 
 // Status describes a running daemon.

@@ -47,6 +47,9 @@ func approvalSettings(cfg *config.Config) approval.Settings {
 		Timeout:   a.Timeout,
 		Approvers: approval.Approvers{UIDs: a.Approvers.UIDs, GIDs: a.Approvers.GIDs},
 	}
+	if a.HTTP != nil {
+		s.Approvers.Groups = a.HTTP.Groups
+	}
 	for _, w := range a.Webhooks {
 		s.Webhooks = append(s.Webhooks, approval.Webhook{URL: w.URL, Format: approval.Format(w.Format), Timeout: w.Timeout})
 	}

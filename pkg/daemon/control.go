@@ -6,6 +6,8 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/control"
+	"github.com/sluicehq/sluice/pkg/identity"
+	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
 // controlHandler authorizes and answers control socket requests.
@@ -15,7 +17,14 @@ func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req cont
 	d := h.d
 	switch req.Op {
 	case control.OpRun:
-		job, err := d.startJob(peer, req.Identity)
+		var job *control.Job
+		var err error
+		var token *identity.OIDC
+		if req.Token != "" {
+			job, err = d.runWithToken(ctx, peer, req)
+		} else {
+			job, err = d.startJob(peer, req.Identity, nil)
+		}
 		if err != nil {
 			// Any local user can send a name: only configured names become labels.
 			label := "unknown"
@@ -27,9 +36,19 @@ func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req cont
 				Uint32("uid", peer.UID).Uint32("gid", peer.GID).Str("reason", err.Error()).Msg("sluice run refused")
 			return control.Response{Error: err.Error()}
 		}
-		d.metrics.Jobs.WithLabelValues(req.Identity, "started").Inc()
-		d.log.Event(audit.JobStarted).Str("identity", job.Identity).Str("cgroup", job.Cgroup).
-			Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job started")
+		d.metrics.Jobs.WithLabelValues(job.Identity, "started").Inc()
+		ev := d.log.Event(audit.JobStarted).Str("identity", job.Identity).Str("cgroup", job.Cgroup).
+			Int32("pid", peer.PID).Uint32("uid", peer.UID)
+		if token, _, _, _ = d.bindings.get(job.Cgroup); token != nil {
+			ev = ev.Dict("oidc", protocol.OIDCDict(token))
+		}
+		ev.Msg("job started")
+		return control.Response{OK: true, Job: job}
+	case control.OpRefresh:
+		job, err := d.refreshJob(ctx, peer, req)
+		if err != nil {
+			return control.Response{Error: "refresh: " + err.Error()}
+		}
 		return control.Response{OK: true, Job: job}
 	case control.OpApprovals, control.OpApprove, control.OpDeny:
 		return d.approvalOps.Handle(ctx, peer, req) // approvals.go

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/approval"
@@ -18,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/control"
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/oidc"
 	"github.com/sluicehq/sluice/pkg/protocol/postgres"
 	"github.com/sluicehq/sluice/pkg/proxy"
 	"github.com/sluicehq/sluice/pkg/record"
@@ -56,6 +58,12 @@ type Daemon struct {
 	approvals   *approval.Broker // statements held for review (approvals.go)
 	approvalOps *approvalctl.Ops
 
+	// OIDC (oidc.go): the verifier of the configured issuers, swapped on
+	// reload, and the bindings of jobs started with a token.
+	verifier    atomic.Pointer[oidc.Verifier]
+	oidcMetrics *metrics.OIDC
+	bindings    *bindings
+
 	detach chan struct{}
 }
 
@@ -77,6 +85,8 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
 		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1), cancels: postgres.NewCancels(),
 	}
+	d.oidcMetrics = d.metrics.RegisterOIDC()
+	d.bindings = newBindings(d.bindingExpired, func(n int) { d.oidcMetrics.Bindings.Set(float64(n)) })
 	return d.run(ctx, reload)
 }
 
@@ -85,6 +95,11 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
+	v, err := newVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	d.verifier.Store(v)
 	if err := d.startApprovals(cfg); err != nil {
 		return err
 	}
@@ -160,7 +175,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		return err
 	}
 	d.proxy = proxy.New(proxy.Options{
-		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark,
+		Lookup: d.it, Log: d.log, Metrics: d.metrics, Paths: d.cgroupPath, Mark: cfg.BPF.Mark, Bindings: d,
 	}, routes)
 	if err := d.listen(cfg); err != nil {
 		return err
@@ -201,6 +216,15 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		return err
 	}
 	start("control socket", ctl.Serve)
+	apiLn, err := d.listenApprovalsHTTP()
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	if apiLn != nil {
+		start("approval API", func(ctx context.Context) error { return d.serveApprovalsHTTP(ctx, apiLn) })
+	}
 	start("policy watcher", d.watchPolicies)
 	start("proxy", d.proxy.Serve)
 	start("targets", func(ctx context.Context) error { d.refreshTargets(ctx); return nil })

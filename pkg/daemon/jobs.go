@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/control"
+	"github.com/sluicehq/sluice/pkg/identity"
 )
 
 // ErrNotAuthorized is returned when a caller may not claim an identity.
@@ -24,16 +25,23 @@ var ErrNotAuthorized = errors.New("not authorized")
 
 // startJob creates a job cgroup tagged with the identity and moves the
 // caller into it. The caller then execs the job; the cgroup is removed when
-// its last process exits.
-func (d *Daemon) startJob(peer control.Peer, name string) (*control.Job, error) {
+// its last process exits. With token set (a verified token that claims the
+// identity), the job is bound to it instead of being authorized by
+// claimable_by.
+func (d *Daemon) startJob(peer control.Peer, name string, token *identity.OIDC) (*control.Job, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ident, ok := d.cfg.Identity(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown identity %q", name)
 	}
-	if err := authorizeClaim(peer, ident); err != nil {
-		return nil, err
+	switch {
+	case token == nil && ident.OIDC != nil:
+		return nil, fmt.Errorf("%w: identity %q is claimed with an OIDC token of issuer %q (sluice run --oidc-token-file PATH)", ErrNotAuthorized, name, ident.OIDC.Issuer)
+	case token == nil:
+		if err := authorizeClaim(peer, ident); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.checkNotTaggedElsewhere(peer, ident); err != nil {
 		return nil, err
@@ -61,10 +69,15 @@ func (d *Daemon) startJob(peer control.Peer, name string) (*control.Job, error) 
 		return fail(err)
 	}
 	d.cgroups.set(id, p)
+	if token != nil {
+		d.bindings.add(p, token)
+	}
 	if err := d.watcher.WatchEmpty(p); err != nil {
+		d.bindings.remove(p)
 		return fail(err)
 	}
 	if err := cgroup.MovePID(dir, int(peer.PID)); err != nil {
+		d.bindings.remove(p)
 		return fail(fmt.Errorf("move caller into job cgroup: %w", err))
 	}
 	d.updateTagGauge()
@@ -73,7 +86,11 @@ func (d *Daemon) startJob(peer control.Peer, name string) (*control.Job, error) 
 	if pop, err := cgroup.Populated(dir); err == nil && !pop {
 		d.removeJob(p) // the caller already exited
 	}
-	return &control.Job{Identity: ident.Name, Cgroup: p, CgroupID: id}, nil
+	job := &control.Job{Identity: ident.Name, Cgroup: p, CgroupID: id}
+	if token != nil {
+		job.OIDC = jobOIDC(token)
+	}
+	return job, nil
 }
 
 // authorizeClaim: root, or a uid/gid listed in the identity's claimable_by.

@@ -26,7 +26,7 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 	case config.ProtocolPostgres:
 		deps := postgres.Deps{
 			Log: d.log, Metrics: d.metrics, Policy: &d.policies, Cancels: d.cancels, RecordFailure: t.OnRecordFailure,
-			MaskKey: m.key, CatalogTTL: m.catalogTTL,
+			MaskKey: m.key, CatalogTTL: m.catalogTTL, Tokens: d,
 		}
 		if d.records != nil {
 			deps.Records = d.records
@@ -44,7 +44,7 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*proxy.Routes, error) {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
-		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress)}
+		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress), Bound: id.OIDC != nil}
 	}
 	ts := make([]*target.Target, 0, len(cfg.Targets))
 	handlers := make(map[string]protocol.Handler, len(cfg.Targets))
@@ -123,6 +123,11 @@ func (d *Daemon) reload() error {
 		d.log.Warn(audit.ConfigReloadFailed).Str("config", d.configPath).Err(err).Msg(what)
 		return err
 	}
+	// The issuers' CA files are read again.
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return fail("an oidc issuer could not be set up; the previous configuration stays in force", err)
+	}
 	// The hash key is read again: a replaced key file takes effect.
 	masking, err := loadMasking(cfg)
 	if err != nil {
@@ -152,6 +157,7 @@ func (d *Daemon) reload() error {
 	// Sessions already open keep their handlers; what those share is
 	// released when the last of them ends.
 	closeHandlers(prev)
+	d.verifier.Store(verifier)
 	d.reconfigureApprovals(cfg)
 	if err := d.syncTags(); err != nil {
 		return fail("configuration applied but tags could not be brought in line", fmt.Errorf("%w: %w", errRetag, err))
@@ -164,6 +170,15 @@ func (d *Daemon) reload() error {
 
 // errRetag: the new configuration is in force but tagging failed.
 var errRetag = errors.New("configuration applied, but re-tagging failed")
+
+// httpListen is where the approval API listens, and with which TLS files:
+// a restart changes them.
+func httpListen(c *config.Config) string {
+	if h := c.Approvals.HTTP; h != nil {
+		return h.Listen + " " + h.TLS.CertFile + " " + h.TLS.KeyFile
+	}
+	return ""
+}
 
 // restartKeys names the changed keys that only take effect on restart.
 func restartKeys(a, b *config.Config) []string {
@@ -183,6 +198,7 @@ func restartKeys(a, b *config.Config) []string {
 	add(a.Log != b.Log, "log")
 	add(a.Metrics != b.Metrics, "metrics")
 	add(!reflect.DeepEqual(a.Recording, b.Recording), "recording")
+	add(httpListen(a) != httpListen(b), "approvals.http.listen")
 	if out == nil {
 		out = []string{}
 	}

@@ -180,6 +180,9 @@ func (d *Daemon) onAdded(p string, id uint64) {
 // onRemoved forgets a removed cgroup and its tag.
 func (d *Daemon) onRemoved(p string, id uint64) {
 	d.cgroups.remove(id)
+	if d.isJob(p) {
+		d.bindings.remove(p)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	v, ok, err := d.it.CgroupTag(id)

@@ -15,6 +15,10 @@ type Attribution struct {
 	CgroupID uint64
 	Cgroup   string // cgroup path relative to the cgroup2 mount
 	Unit     string // systemd unit owning the cgroup, if any
+	// OIDC is the verified token the identity was claimed with (sluice run
+	// --oidc-token-file, or a token presented as a password); nil when
+	// there is none.
+	OIDC *OIDC
 }
 
 // Exe reads the executable of a live process; "" when it cannot be read

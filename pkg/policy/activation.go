@@ -37,7 +37,7 @@ const (
 
 var _ interpreter.Activation = (*activation)(nil)
 
-// noClaims is the claims variable until identities carry OIDC claims.
+// noClaims is the claims variable of an identity without a token.
 var noClaims = map[string]any{}
 
 func newActivation(r *Request, st *sqlclass.Statement) *activation {
@@ -95,6 +95,9 @@ func (a *activation) value(i int) ref.Val {
 		return condAdapter().NativeToValue(request.FromStatement(a.st))
 	case varTime:
 		return types.Timestamp{Time: a.now}
+	}
+	if c := a.r.Attribution.Claims; c != nil {
+		return condAdapter().NativeToValue(c)
 	}
 	return condAdapter().NativeToValue(noClaims)
 }

@@ -82,6 +82,9 @@ func (p *Policy) decide(ev *evaluation) *Decision {
 		if rule.pg != nil && !rule.pg.match(&ev.st, rule.all) {
 			continue
 		}
+		if rule.claims != nil && !matchClaims(rule.claims, ev.req.Attribution.Claims) {
+			continue
+		}
 		if rule.cond != nil && !ev.holds(p, rule) {
 			continue
 		}

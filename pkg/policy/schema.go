@@ -120,6 +120,9 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 		{key: "postgres", decode: func(d *decoder, n *yaml.Node, path string) {
 			r.Postgres = d.postgres(n, path)
 		}},
+		{key: "claims", decode: func(d *decoder, n *yaml.Node, path string) {
+			r.Claims, r.claims = d.claimsMatcher(n, path)
+		}},
 		{key: "ssh", later: "matching of SSH commands, subsystems and forwarding"},
 		{key: "http", later: "matching of HTTP methods, hosts, paths and Kubernetes verbs, resources and namespaces"},
 		{key: "when", decode: func(d *decoder, n *yaml.Node, path string) {

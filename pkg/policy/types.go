@@ -65,6 +65,9 @@ type Rule struct {
 	Message string // as written; "" when the file has none
 	// Postgres is the postgres: matcher, nil when the rule has none.
 	Postgres *PostgresMatch
+	// Claims is the claims: matcher as written (claim name to globs),
+	// nil when the rule has none. See claims.go.
+	Claims map[string][]string
 	// When is the rule's condition (a CEL expression) as written; ""
 	// when the rule has none.
 	When string
@@ -72,6 +75,7 @@ type Rule struct {
 
 	decision Decision   // precomputed
 	pg       *pgMatcher // &Postgres.m, or nil
+	claims   []claimMatch
 	cond     *condition // the compiled When, or nil
 	all      bool       // Action is allow: set matchers take every item
 }
@@ -171,6 +175,9 @@ type Attribution struct {
 	Comm   string // the task's command name
 	Unit   string // systemd unit owning the cgroup; "" when none
 	Cgroup string // cgroup path relative to the cgroup2 mount
+	// Claims are the OIDC claims exposed for an identity claimed with a
+	// token (the variable claims, and claims: matchers); nil when none.
+	Claims map[string]any
 }
 
 // Decision is the outcome of [Set.Decide].

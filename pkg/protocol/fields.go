@@ -1,9 +1,15 @@
 package protocol
 
-import "github.com/rs/zerolog"
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/sluicehq/sluice/pkg/identity"
+)
 
 // Fields adds to e the fields every event about the session carries:
-// session id, identity, kernel attribution, destination and target.
+// session id, identity, kernel attribution, destination and target, and
+// for an identity claimed with an OIDC token, what the token said (never
+// the token).
 func (s *Session) Fields(e *zerolog.Event) *zerolog.Event {
 	a := s.Attribution
 	e = e.Str("session", s.ID).Str("identity", s.Identity).
@@ -13,5 +19,25 @@ func (s *Session) Fields(e *zerolog.Event) *zerolog.Event {
 	if a.Unit != "" {
 		e = e.Str("unit", a.Unit)
 	}
+	if s.KernelIdentity != "" {
+		e = e.Str("kernel_identity", s.KernelIdentity)
+	}
+	if a.OIDC != nil {
+		e = e.Dict("oidc", OIDCDict(a.OIDC))
+	}
 	return e
+}
+
+// OIDCDict is the oidc object of events: issuer, subject, jti, expiry and
+// the exposed claims of the token an identity was claimed with.
+func OIDCDict(o *identity.OIDC) *zerolog.Event {
+	d := zerolog.Dict().Str("issuer", o.Issuer).Str("subject", o.Subject).Str("identity", o.Identity)
+	if o.JTI != "" {
+		d = d.Str("jti", o.JTI)
+	}
+	d = d.Time("expires", o.Expires.UTC())
+	if len(o.Claims) > 0 {
+		d = d.Interface("claims", o.Claims)
+	}
+	return d
 }

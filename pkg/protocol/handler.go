@@ -11,12 +11,16 @@ import (
 
 // Session describes one intercepted connection.
 type Session struct {
-	ID          string               // unique per connection; carried by every event
-	Identity    string               // configured identity name
-	Attribution identity.Attribution // from the kernel
-	Target      string               // configured target name; "" for plain egress
-	Dst         netip.AddrPort       // the original destination
-	Started     time.Time
+	ID       string // unique per connection; carried by every event
+	Identity string // configured identity name
+	// KernelIdentity is the identity the kernel tagged the connection
+	// with, when a token the client presented (PostgreSQL auth: oidc)
+	// gave the session another one; "" otherwise.
+	KernelIdentity string
+	Attribution    identity.Attribution // from the kernel
+	Target         string               // configured target name; "" for plain egress
+	Dst            netip.AddrPort       // the original destination
+	Started        time.Time
 }
 
 // Dialer opens a connection to the session's upstream. The proxy's dialer

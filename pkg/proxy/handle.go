@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/identity"
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/protocol"
@@ -54,6 +55,20 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		deny("destination is the proxy itself")
 		return
 	}
+	var expire <-chan struct{}
+	if ident.Bound {
+		if p.bindings == nil {
+			deny("identity " + ident.Name + " is claimed with an OIDC token, and no binding can be found")
+			return
+		}
+		b, done, err := p.bindings.Binding(origin, s.Attribution.Cgroup)
+		s.Attribution.OIDC = b
+		if err != nil {
+			deny(err.Error())
+			return
+		}
+		expire = done
+	}
 
 	var h protocol.Handler
 	if t := r.Targets.Match(origin.Dst); t != nil {
@@ -70,10 +85,24 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 
-	p.serve(ctx, s, origin, h, c)
+	p.serve(ctx, s, origin, h, c, expire)
 }
 
-func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn) {
+// serve runs the handler. When expire is closed (the OIDC binding of the
+// session's identity expired), the session ends.
+func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn, expire <-chan struct{}) {
+	if expire != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-expire:
+				cancel(identity.ErrExpired)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	p.active.Add(1)
 	defer p.active.Add(-1)
 
@@ -102,7 +131,9 @@ func (p *Proxy) serve(ctx context.Context, s *protocol.Session, origin intercept
 	ev := p.connEvent(p.log.Event(audit.ConnectionClose), s, origin).
 		Int64("bytes_up", res.BytesUp).Int64("bytes_down", res.BytesDown).
 		Float64("duration_ms", float64(time.Since(s.Started).Microseconds())/1000)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if cause := context.Cause(ctx); errors.Is(cause, identity.ErrExpired) {
+		ev = ev.Str("error", "the session was ended: "+cause.Error())
+	} else if err != nil && !errors.Is(err, context.Canceled) {
 		ev = ev.Str("error", err.Error())
 	}
 	ev.Msg("connection closed")

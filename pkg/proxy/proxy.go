@@ -30,13 +30,27 @@ type OriginLookup interface {
 // CgroupPaths names cgroups by id ("" when unknown).
 type CgroupPaths func(id uint64) string
 
+// Bindings finds the OIDC binding of a connection whose identity is
+// claimed with a token (sluice run --oidc-token-file).
+//
+// Contract: Binding returns the binding in force for the connection the
+// kernel recorded as o, made from the cgroup at path cgroup ("" when
+// unknown), with a channel closed when the binding's sessions must end
+// (nil when they may outlive it). It returns an error, meant for the
+// connection.denied event, when there is no binding or it has expired
+// (wrapping identity.ErrExpired, with the binding); it must not block.
+type Bindings interface {
+	Binding(o intercept.Origin, cgroup string) (*identity.OIDC, <-chan struct{}, error)
+}
+
 // Proxy serves the redirect listeners.
 type Proxy struct {
-	lookup  OriginLookup
-	log     *audit.Logger
-	metrics *metrics.Metrics
-	paths   CgroupPaths
-	dialer  net.Dialer
+	lookup   OriginLookup
+	log      *audit.Logger
+	metrics  *metrics.Metrics
+	paths    CgroupPaths
+	bindings Bindings
+	dialer   net.Dialer
 
 	mark      uint32
 	routes    atomic.Pointer[Routes]
@@ -55,6 +69,9 @@ type Options struct {
 	Log     *audit.Logger
 	Metrics *metrics.Metrics
 	Paths   CgroupPaths
+	// Bindings finds the bindings of identities claimed with a token;
+	// without it, their connections are denied.
+	Bindings Bindings
 	// Mark is set with SO_MARK on every upstream socket, so the kernel
 	// programs never redirect the proxy's own connections (0: not set).
 	Mark uint32
@@ -68,7 +85,7 @@ func New(opts Options, r *Routes) *Proxy {
 		opts.DialTimeout = 10 * time.Second
 	}
 	p := &Proxy{
-		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths,
+		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths, bindings: opts.Bindings,
 	}
 	p.mark = opts.Mark
 	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/identity"
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/protocol"
@@ -136,4 +138,115 @@ func freePort(t *testing.T) uint16 {
 	}
 	defer ln.Close()
 	return netip.MustParseAddrPort(ln.Addr().String()).Port()
+}
+
+// fakeBindings answers Binding from a table keyed by the origin's pid.
+type fakeBindings map[uint32]func() (*identity.OIDC, <-chan struct{}, error)
+
+func (f fakeBindings) Binding(o intercept.Origin, _ string) (*identity.OIDC, <-chan struct{}, error) {
+	if b, ok := f[o.PID]; ok {
+		return b()
+	}
+	return nil, nil, errors.New("no binding")
+}
+
+// TestBoundIdentity: a connection of an identity claimed with a token is
+// relayed with its binding, denied without one or when it expired, and
+// ended when its binding's sessions must end.
+func TestBoundIdentity(t *testing.T) {
+	up := echo(t)
+	m := metrics.New()
+	var buf syncBuffer
+	log, err := audit.New(&buf, audit.Options{Format: "json", Level: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &identity.OIDC{Issuer: "https://issuer.example.com", Subject: "repo:acme/app", Identity: "gha", Expires: time.Now().Add(time.Hour)}
+	end := make(chan struct{})
+	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
+	routes := &Routes{
+		Identities: map[uint32]Identity{7: {Name: "gha", Egress: EgressDeny, Bound: true}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "tcp", Host: "127.0.0.1", Port: up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": holdHandler{}},
+	}
+	p := New(Options{Lookup: look, Log: log, Metrics: m, Bindings: fakeBindings{
+		1: func() (*identity.OIDC, <-chan struct{}, error) { return tok, end, nil },
+		2: func() (*identity.OIDC, <-chan struct{}, error) {
+			return tok, nil, fmt.Errorf("%w at T", identity.ErrExpired)
+		},
+	}}, routes)
+	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	connect := func(pid uint32) net.Conn {
+		port := freePort(t)
+		look.mu.Lock()
+		look.recs[port] = intercept.Origin{Identity: 7, Dst: up, PID: pid}
+		look.mu.Unlock()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waitLog := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := buf.String()
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(s, w)
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("log lacks %q:\n%s", want, s)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	c := connect(1)
+	defer c.Close()
+	waitLog(`"event":"connection.open"`, `"oidc":{"issuer":"https://issuer.example.com","subject":"repo:acme/app"`)
+	close(end)
+	waitLog(`"event":"connection.close"`, `the session was ended: the OIDC token of the identity expired`)
+	connect(2).Close()
+	waitLog(`"event":"connection.denied"`, `"reason":"the OIDC token of the identity expired at T"`)
+	connect(3).Close()
+	waitLog(`"reason":"no binding"`)
+}
+
+// holdHandler holds a session until it is cancelled.
+type holdHandler struct{}
+
+func (holdHandler) Serve(ctx context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer) (protocol.Result, error) {
+	defer c.Close()
+	<-ctx.Done()
+	return protocol.Result{}, ctx.Err()
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

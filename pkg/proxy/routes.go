@@ -19,6 +19,10 @@ const (
 type Identity struct {
 	Name   string
 	Egress Egress
+	// Bound is set for an identity claimed with an OIDC token: each of
+	// its connections needs the binding of its job (Options.Bindings),
+	// in force, or it is denied.
+	Bound bool
 }
 
 // Routes is an immutable snapshot of everything a connection is routed by.

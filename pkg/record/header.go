@@ -24,6 +24,8 @@ type Header struct {
 	User          string  `json:"user,omitempty"`           // upstream user
 	Database      string  `json:"database,omitempty"`       // upstream database
 	PolicyVersion string  `json:"policy_version,omitempty"` // the policy set in force at the start
+	// OIDC is set when the session's identity was claimed with a token.
+	OIDC *OIDC `json:"oidc,omitempty"`
 
 	// Set by the store: the recording is encrypted to these age
 	// recipients.
@@ -41,6 +43,21 @@ type Process struct {
 	Cgroup   string `json:"cgroup,omitempty"`
 	CgroupID uint64 `json:"cgroup_id,omitempty"`
 	Unit     string `json:"unit,omitempty"`
+}
+
+// OIDC is what the verified token of a session's identity said: never the
+// token itself.
+type OIDC struct {
+	Issuer  string    `json:"issuer"`
+	Subject string    `json:"subject"`
+	JTI     string    `json:"jti,omitempty"`
+	Expires time.Time `json:"expires"`
+	// Claims are the claims the issuer exposes to policies.
+	Claims map[string]any `json:"claims,omitempty"`
+	// KernelIdentity is the identity the kernel tagged the connection
+	// with, when the token was presented on the wire and gave the session
+	// its identity (PostgreSQL auth: oidc).
+	KernelIdentity string `json:"kernel_identity,omitempty"`
 }
 
 // publicHeader is what an encrypted recording's header keeps in clear:
@@ -76,6 +93,14 @@ func ValidSession(id string) bool {
 	return true
 }
 
+// oidcText is the text of an OIDC header, for its size bound.
+func oidcText(o *OIDC) string {
+	if o == nil {
+		return ""
+	}
+	return o.Issuer + o.Subject + o.JTI + o.KernelIdentity
+}
+
 func (h *Header) check() error {
 	if !ValidSession(h.Session) {
 		return fmt.Errorf("%w: session id %q: 1 to 128 letters, digits, _ and -", ErrInvalid, clip(h.Session))
@@ -84,6 +109,7 @@ func (h *Header) check() error {
 		{"protocol", h.Protocol}, {"identity", h.Identity}, {"target", h.Target}, {"host", h.Host},
 		{"dst", h.Dst}, {"user", h.User}, {"database", h.Database}, {"policy_version", h.PolicyVersion},
 		{"comm", h.Process.Comm}, {"exe", h.Process.Exe}, {"cgroup", h.Process.Cgroup}, {"unit", h.Process.Unit},
+		{"oidc", oidcText(h.OIDC)},
 	} {
 		if len(f.v) > 4096 {
 			return fmt.Errorf("%w: header %s is longer than 4096 bytes", ErrInvalid, f.name)

@@ -150,6 +150,9 @@ func Message(p approval.Pending) control.Approval {
 	}
 	if ap := p.Approver; ap != nil {
 		m.Approver = &control.Approver{UID: ap.UID, GID: ap.GID, Name: ap.Name}
+		if ap.OIDC != nil {
+			m.Approver.Issuer, m.Approver.Subject = ap.OIDC.Issuer, ap.OIDC.Subject
+		}
 	}
 	if g := p.Grant; g != nil {
 		mode := "once"

@@ -233,7 +233,7 @@ func TestAuthorization(t *testing.T) {
 		{"unlisted uid cannot approve", control.Peer{PID: 1, UID: 65534, GID: 65534}, control.OpApprove, "approve: not an approver: uid 65534"},
 		{"unlisted uid cannot deny", control.Peer{PID: 1, UID: 65534, GID: 65534}, control.OpDeny, "deny: not an approver: uid 65534"},
 		{"the job's uid, although an approver, cannot approve", control.Peer{PID: 1, UID: 994, GID: 994}, control.OpApprove,
-			"approve: cannot approve a request of one's own uid: the statement of request "},
+			"approve: cannot approve one's own request: the statement of request "},
 		{"supplementary group approves", control.Peer{PID: 777, UID: 1005, GID: 1005}, control.OpApprove, ""},
 	}
 	for _, tc := range cases {
@@ -288,7 +288,7 @@ func TestCrossUID(t *testing.T) {
 	}
 	self, _ := hold(t, b, nobody, "self")
 	got = callAs(t, exe, nobody, nobody, sock, control.Request{Op: control.OpApprove, ID: self})
-	if !strings.HasPrefix(got, "approve: cannot approve a request of one's own uid") {
+	if !strings.HasPrefix(got, "approve: cannot approve one's own request") {
 		t.Fatalf("self-approval: %q", got)
 	}
 	// Now an approver, uid 65534 approves another uid's request.

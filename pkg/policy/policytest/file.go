@@ -8,6 +8,7 @@
 package policytest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/yamldoc"
 	"go.yaml.in/yaml/v3"
@@ -213,6 +215,7 @@ func (d *decoder) request(n *yaml.Node, path string, c *Case, full bool) bool {
 			}
 		}},
 		{"attribution", func(n *yaml.Node, path string) { d.attribution(n, path, &c.Attribution) }},
+		{"claims", func(n *yaml.Node, path string) { c.Attribution.Claims = d.claims(n, path) }},
 		{"time", func(n *yaml.Node, path string) {
 			if s, line, ok := d.str(n, path); ok {
 				t, err := time.Parse(time.RFC3339Nano, s)
@@ -268,6 +271,31 @@ func (d *decoder) attribution(n *yaml.Node, path string, a *policy.Attribution) 
 		{"pid", num(&a.PID)}, {"uid", num(&a.UID)}, {"gid", num(&a.GID)},
 		{"exe", text(&a.Exe)}, {"comm", text(&a.Comm)}, {"unit", text(&a.Unit)}, {"cgroup", text(&a.Cgroup)},
 	})
+}
+
+// claims decodes the OIDC claims of a test's identity: a mapping, as the
+// token's JSON would hold them.
+func (d *decoder) claims(n *yaml.Node, path string) map[string]any {
+	r, ok := d.resolve(n)
+	if !ok {
+		return nil
+	}
+	var v any
+	if r.Kind != yaml.MappingNode || r.Decode(&v) != nil {
+		d.errorf(r.Line, path, "expected a mapping of claims, such as {ref: refs/heads/main}, got %s", yamldoc.Describe(r))
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		d.errorf(r.Line, path, "claims must be what JSON can hold: %v", err)
+		return nil
+	}
+	c, err := claims.Decode(data)
+	if err != nil {
+		d.errorf(r.Line, path, "claims must be what JSON can hold: %v", err)
+		return nil
+	}
+	return c
 }
 
 func (d *decoder) expect(n *yaml.Node, path string, e *Expect) {

@@ -22,7 +22,7 @@ func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 	a := &ss.s.Attribution
 	d := ss.h.deps.Policy.Decide(&policy.Request{
 		Identity: ss.s.Identity, Target: ss.s.Target, Protocol: "postgres", SQL: st,
-		Attribution: policy.Attribution{PID: a.PID, UID: a.UID, GID: a.GID, Exe: a.Exe, Comm: a.Comm, Unit: a.Unit, Cgroup: a.Cgroup},
+		Attribution: policy.AttributionOf(a),
 	})
 	if d.Masking != nil && d.Action != policy.Deny {
 		if r := ss.refuseUnmaskable(st, d.Masking); r != nil {

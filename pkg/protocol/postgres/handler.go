@@ -52,6 +52,9 @@ type Deps struct {
 	// CatalogTTL is how long column names read from the upstream catalog
 	// are kept (0: the default, one minute).
 	CatalogTTL time.Duration
+	// Tokens verifies the OIDC tokens clients send as passwords (auth:
+	// oidc); nil refuses them.
+	Tokens TokenVerifier
 }
 
 // Handler serves sessions to one PostgreSQL target.
@@ -153,6 +156,11 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	up, err := h.login(ctx, s, c, st, dial)
 	if err != nil {
 		return c.result(), err
+	}
+	if up.session != nil {
+		// auth: oidc: the token's identity from now on, until it expires.
+		s = up.session
+		defer h.expireAt(s, func() { c.conn.Close(); up.conn.conn.Close() })()
 	}
 	defer up.conn.conn.Close()
 	stopUp := context.AfterFunc(ctx, func() { up.conn.conn.Close() })

@@ -23,6 +23,9 @@ type upstream struct {
 	params         map[string]string // the startup parameters sent upstream
 	key            *cancelKey        // the upstream's BackendKeyData
 	clientKey      uint64            // the key the client got from us (registry key)
+	// session is the session as the client's OIDC token made it (auth:
+	// oidc); nil otherwise.
+	session *protocol.Session
 }
 
 // login connects upstream, authenticates both legs and relays the
@@ -32,7 +35,7 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	defer cancel()
 	params := maps.Clone(st.params)
 	user := params["user"]
-	if h.opts.Auth == config.AuthInject {
+	if h.opts.Auth.Injects() {
 		user = h.opts.Credentials.Username
 	} else if h.opts.User != "" {
 		user = h.opts.User
@@ -49,6 +52,25 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 		_ = c.w.Flush()
 		return nil, err
 	}
+	kernel := s
+	if h.opts.Auth == config.AuthOIDC {
+		// The client proves its identity before sluice contacts the
+		// database: a refused token never reaches it.
+		ts, err := h.clientToken(ctx, s, c)
+		var refused *tokenRefused
+		switch {
+		case errors.As(err, &refused):
+			return fail(codeInvalidPassword, err, "sluice could not log in to target %q with the OIDC token given as password: %s", h.target, refused.err)
+		case errors.Is(err, ErrProtocol):
+			h.protocolError(c, err)
+			h.loginEvent(s, st, up, err)
+			return nil, err
+		case err != nil:
+			h.loginEvent(s, st, up, err)
+			return nil, err
+		}
+		s, up.session = ts, ts
+	}
 	conn, err := h.dialUpstream(ctx, dial)
 	if err != nil {
 		return fail(codeConnectionFailure, err, "sluice could not reach target %q: %v", h.target, err)
@@ -58,20 +80,21 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 		conn.conn.Close()
 		return fail(codeConnectionFailure, err, "sluice could not reach target %q: %v", h.target, err)
 	}
-	if h.opts.Auth == config.AuthInject {
+	if h.opts.Auth.Injects() {
 		err = h.injectAuth(ctx, conn, user)
 	} else {
 		err = h.passthroughAuth(c, conn)
 	}
 	if err == nil {
-		err = h.afterAuth(c, up, s)
+		// Cancel requests come with the kernel's identity only.
+		err = h.afterAuth(c, up, kernel)
 	}
 	if err != nil {
 		conn.conn.Close()
 		var ue *upstreamError
 		switch {
 		case errors.As(err, &ue):
-			if h.opts.Auth == config.AuthInject && ue.e.Code == codeInvalidPassword {
+			if h.opts.Auth.Injects() && ue.e.Code == codeInvalidPassword {
 				return fail(codeInvalidPassword, err, "sluice could not log in to target %q as %q: %s", h.target, user, ue.e.Message)
 			}
 			// Passthrough, and errors after authentication: the client
@@ -274,7 +297,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 // afterAuth relays ParameterStatus, notices and BackendKeyData (replaced
 // by a key of our own) up to ReadyForQuery.
 func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
-	if h.opts.Auth == config.AuthInject {
+	if h.opts.Auth.Injects() {
 		if err := c.w.Send(&pgproto3.AuthenticationOk{}); err != nil {
 			return err
 		}

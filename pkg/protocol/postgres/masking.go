@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/mask"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol"
@@ -78,7 +77,7 @@ func (h *Handler) compileMasking(m *policy.Masking, database string) *maskRules 
 	}
 	rs, err := pgmask.NewRuleSet(cfg)
 	if err != nil {
-		if errors.Is(err, pgmask.ErrPattern) && h.opts.Auth != config.AuthInject {
+		if errors.Is(err, pgmask.ErrPattern) && !h.opts.Auth.Injects() {
 			err = fmt.Errorf("%w (column names are read from the server's catalog over a connection of sluice's own, which needs auth: inject on target %q)", err, h.target)
 		}
 		return &maskRules{err: fmt.Errorf("masking of policies %v: %w", m.Policies, err)}
@@ -89,7 +88,7 @@ func (h *Handler) compileMasking(m *policy.Masking, database string) *maskRules 
 // catalog returns the catalog of a database of the target, or nil when
 // sluice cannot log in on its own (auth passthrough).
 func (h *Handler) catalog(database string) pgmask.Catalog {
-	if h.opts.Auth != config.AuthInject {
+	if !h.opts.Auth.Injects() {
 		return nil
 	}
 	h.catMu.Lock()

@@ -63,6 +63,9 @@ func (ss *session) openRecording() {
 		},
 		Dst: s.Dst.String(), User: ss.up.user, Database: ss.up.database,
 	}
+	if o := a.OIDC; o != nil {
+		h.OIDC = &record.OIDC{Issuer: o.Issuer, Subject: o.Subject, JTI: o.JTI, Expires: o.Expires.UTC(), Claims: o.Claims, KernelIdentity: s.KernelIdentity}
+	}
 	if v, ok := ss.h.deps.Policy.(versioner); ok {
 		h.PolicyVersion = v.Version()
 	}
