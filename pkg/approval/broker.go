@@ -12,13 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval/approvalspec"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/metrics"
 )
 
 // Defaults.
 const (
-	DefaultTimeout = 10 * time.Minute
+	DefaultTimeout = approvalspec.DefaultTimeout
 	// DefaultKeep is how long a request that timed out or was withdrawn
 	// stays open for approval, how long an unused once grant made from
 	// such a request stays valid, and how long a decided request is
