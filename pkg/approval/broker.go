@@ -294,6 +294,7 @@ func (b *Broker) finish(e *entry, s State, out Outcome) {
 	close(e.done)
 	b.m.Pending.Dec()
 	b.m.Decisions.WithLabelValues(string(s)).Inc()
+	b.m.HoldSeconds.WithLabelValues(string(s)).Observe(e.p.Ended.Sub(e.p.Requested).Seconds())
 }
 
 // prune forgets requests that stopped waiting more than keep ago, and
