@@ -50,6 +50,9 @@ type Deps struct {
 	// CatalogTTL is how long column names read from the upstream catalog
 	// are kept (0: the default, one minute).
 	CatalogTTL time.Duration
+	// Approvals holds the statements policies send to review; nil
+	// refuses them.
+	Approvals Approvals
 }
 
 // Handler serves sessions to one PostgreSQL target.
@@ -147,7 +150,7 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	_ = client.SetDeadline(time.Time{})
 	_ = up.counted.SetDeadline(time.Time{})
 
-	err = h.run(s, c, up, dial)
+	err = h.run(ctx, s, c, up, dial)
 	res := c.result()
 	res.BytesDown = up.counted.BytesRead()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -23,6 +23,7 @@ type upstream struct {
 	params         map[string]string // the startup parameters sent upstream
 	key            *cancelKey        // the upstream's BackendKeyData
 	clientKey      uint64            // the key the client got from us (registry key)
+	gate           *holdGate         // where a CancelRequest finds a statement held for approval
 }
 
 // login connects upstream, authenticates both legs and relays the
@@ -41,7 +42,7 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	if h.opts.Database != "" {
 		params["database"] = h.opts.Database
 	}
-	up := &upstream{user: user, database: params["database"], params: params}
+	up := &upstream{user: user, database: params["database"], params: params, gate: &holdGate{}}
 
 	fail := func(code string, err error, format string, args ...any) (*upstream, error) {
 		h.loginEvent(s, st, up, err)
@@ -292,7 +293,7 @@ func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
 			}
 			up.key = &cancelKey{pid: k.ProcessID, secret: append([]byte(nil), k.SecretKey...)}
 			ck := h.deps.Cancels.register(cancelEntry{
-				identity: s.Identity, session: s.ID, dst: s.Dst, upstream: *up.key, started: time.Now(),
+				identity: s.Identity, session: s.ID, dst: s.Dst, upstream: *up.key, started: time.Now(), hold: up.gate,
 			})
 			up.clientKey = ck
 			if err := c.w.Send(&pgproto3.BackendKeyData{ProcessID: uint32(ck >> 32), SecretKey: binary.BigEndian.AppendUint32(nil, uint32(ck))}); err != nil {
