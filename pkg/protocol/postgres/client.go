@@ -148,10 +148,12 @@ func (ss *session) query(body []byte) error {
 			a.start = now
 		}
 	}
+	// The error is the first denied statement's, else the first that
+	// does not run (under review and not approved, or not recorded).
 	var refused *audited
 	for _, a := range p.stmts {
 		ss.recordStatement(a)
-		if refused == nil && !a.runs() {
+		if !a.runs() && (refused == nil || a.dec.Action == policy.Deny && refused.dec.Action != policy.Deny) {
 			refused = a
 		}
 	}

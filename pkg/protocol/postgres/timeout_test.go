@@ -36,3 +36,20 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseTimeout: any text a client sets statement_timeout to gives a
+// non-negative duration within the server's limit, or is refused.
+func FuzzParseTimeout(f *testing.F) {
+	for _, s := range []string{"5000", "250ms", " 1.5 s", "2min", "1d", "-1", "1e308", "NaN", "0x10", "9999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := parseTimeout(s)
+		if !ok && d != 0 {
+			t.Fatalf("parseTimeout(%q) = %v, false", s, d)
+		}
+		if d < 0 || d > time.Duration(1<<31-1)*time.Millisecond {
+			t.Fatalf("parseTimeout(%q) = %v, out of range", s, d)
+		}
+	})
+}
