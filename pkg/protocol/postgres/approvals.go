@@ -31,10 +31,10 @@ type Approvals interface {
 
 // Why a hold ended before a decision (the cause of its context).
 var (
-	errCancelRequested = errors.New("the client cancelled the statement")
+	errCancelRequested  = errors.New("the client cancelled the statement")
 	errStatementTimeout = errors.New("the session's statement_timeout passed")
-	errClientGone      = errors.New("the client closed the connection")
-	errUpstreamGone    = errors.New("the server closed the connection")
+	errClientGone       = errors.New("the client closed the connection")
+	errUpstreamGone     = errors.New("the server closed the connection")
 )
 
 // approvalInfo is how a statement under review came to run or not: the

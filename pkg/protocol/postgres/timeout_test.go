@@ -25,7 +25,7 @@ func TestParseTimeout(t *testing.T) {
 		{"", 0, false},
 		{"5 fortnights", 0, false},
 		{"-1", 0, false},
-		{"5m", 0, false}, // m is not a unit of time in PostgreSQL
+		{"5m", 0, false},  // m is not a unit of time in PostgreSQL
 		{"30d", 0, false}, // over INT_MAX milliseconds
 		{"abc", 0, false},
 	}
