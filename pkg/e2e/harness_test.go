@@ -51,6 +51,7 @@ func buildBinaries() (string, error) {
 		"sluiced":   "cmd/sluiced",
 		"sluice":    "cmd/sluice",
 		"pgxclient": "pkg/e2e/testdata/pgxclient",
+		"heldclient": "pkg/e2e/testdata/heldclient",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/sluicehq/sluice/"+pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
