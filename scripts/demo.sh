@@ -10,6 +10,9 @@
 # hard-coded; it is run unchanged under `sluice run --identity legacy-etl`.
 # Its reads and its insert go through, its DROP TABLE is refused with SQLSTATE
 # 42501 and the session carries on; every statement is in the event stream.
+# Then a cleanup job (run as nobody) deletes staged rows: the policy sends
+# that to review, so the DELETE waits until the script, as root, approves it
+# with `sluice approve`.
 #
 # Everything the demo creates (PostgreSQL, sluiced, the pinned programs, the
 # bpffs mount, the cgroups, the temporary directory) is removed on exit, on
@@ -164,10 +167,52 @@ indent <"$WORK/job.out"
 echo "  (psql exited with status $JOB_RC)"
 
 # ---------------------------------------------------------------------------
+STAGED=$(pg_admin -d orders -At -c "SELECT count(*) FROM staging.imports" 2>/dev/null) || STAGED="(table gone)"
+CLEANUP_SQL="DELETE FROM staging.imports WHERE source = 'nightly'"
+say "a cleanup job's DELETE is held for approval"
+echo "  \$ sluice run --identity legacy-etl -- setpriv --reuid=nobody ... psql -c \"$CLEANUP_SQL\""
+# The job runs as nobody: nobody may approve a request of their own uid,
+# root included, and root approves this one.
+PGPASSWORD=hunter2 PGCONNECT_TIMEOUT=10 HOME=/tmp timeout 90 \
+	bin/sluice --control "$CONTROL" run --identity legacy-etl -- \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	psql -X -h "$DB_ADDR" -p "$DB_PORT" -U etl -d orders -c "$CLEANUP_SQL" >"$WORK/cleanup.out" 2>&1 &
+CLEANUP_PID=$!
+request_id() { "$PY" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        continue
+    if ev.get("event") == "approval.requested":
+        print(ev["id"])
+        break' "$SDIR/events.jsonl"; }
+REQ=""
+for _ in $(seq 300); do
+	REQ=$(request_id)
+	[ -n "$REQ" ] && break
+	kill -0 "$CLEANUP_PID" 2>/dev/null || break
+	sleep 0.1
+done
+[ -n "$REQ" ] || die "the cleanup job's DELETE was not held: $(cat "$WORK/cleanup.out")"
+echo "  the job waits; nothing reached the database. An approver sees:"
+sluice approvals list | indent | indent
+echo "  \$ sluice approve $REQ --reason \"demo: staging cleanup\""
+sluice approve "$REQ" --reason "demo: staging cleanup" | indent | indent
+set +e
+wait "$CLEANUP_PID"
+CLEANUP_RC=$?
+set -e
+indent <"$WORK/cleanup.out"
+echo "  (psql exited with status $CLEANUP_RC)"
+STAGED_AFTER=$(pg_admin -d orders -At -c "SELECT count(*) FROM staging.imports" 2>/dev/null) || STAGED_AFTER="(table gone)"
+
+# ---------------------------------------------------------------------------
 say "events of the run (sluiced's JSON event stream, one line per event)"
-# The session's events are written by the time its connection.close is.
+# The sessions' events are written by the time their connection.close are.
 for _ in $(seq 50); do
-	grep -q '"event":"connection.close".*"target":"orders-db"' "$SDIR/events.jsonl" && break
+	[ "$(grep -c '"event":"connection.close".*"target":"orders-db"' "$SDIR/events.jsonl")" -ge 2 ] && break
 	sleep 0.1
 done
 if command -v jq >/dev/null; then
@@ -176,8 +221,11 @@ if command -v jq >/dev/null; then
 		if .event == "db.login" then
 			"  db.login  \(.outcome | s)  identity=\(.identity | s) pid=\(.pid | s) comm=\(.comm | s) cgroup=\(.cgroup | s)\n" +
 			"            client sent user=\(.client_user | s) database=\(.client_database | s); sluice logged in as \(.user | s) (auth \(.auth | s))"
+		elif (.event | startswith("approval.")) then
+			"  \(.event)  id=\(.id | s)" +
+			(if .approver_uid != null then "  by uid \(.approver_uid): \(.reason | s)" else "  \(.statement // "" | gsub("\\s+"; " "))" end)
 		elif .event == "db.query" then
-			"  db.query  \(.decision | s | .[0:5] | . + (" " * (5 - length)))  \(.kind | s | . + (" " * ([8 - length, 0] | max)))  " +
+			"  db.query  \(.decision | s | .[0:6] | . + (" " * (6 - length)))  \(.kind | s | . + (" " * ([8 - length, 0] | max)))  " +
 			"\(.rule | s | . + (" " * ([21 - length, 0] | max)))  " +
 			(if .sqlstate then "sqlstate=\(.sqlstate)" else "rows=\(.rows | s)" end | . + (" " * ([14 - length, 0] | max))) +
 			"  \(.statement // "" | gsub("\\s+"; " ") | if length > 80 then .[0:77] + "..." else . end)"
@@ -194,15 +242,21 @@ for line in open(sys.argv[1]):
     if ev.get("event") == "db.login":
         print(f"  db.login  {s(ev.get('outcome'))}  identity={s(ev.get('identity'))} pid={s(ev.get('pid'))} comm={s(ev.get('comm'))} cgroup={s(ev.get('cgroup'))}")
         print(f"            client sent user={s(ev.get('client_user'))} database={s(ev.get('client_database'))}; sluice logged in as {s(ev.get('user'))} (auth {s(ev.get('auth'))})")
+    elif ev.get("event", "").startswith("approval."):
+        if ev.get("approver_uid") is not None:
+            print(f"  {ev['event']}  id={s(ev.get('id'))}  by uid {ev['approver_uid']}: {s(ev.get('reason'))}")
+        else:
+            stmt = re.sub(r"\s+", " ", s(ev.get("statement")))
+            print(f"  {ev['event']}  id={s(ev.get('id'))}  {stmt}")
     elif ev.get("event") == "db.query":
         stmt = re.sub(r"\s+", " ", s(ev.get("statement")))
         if len(stmt) > 80:
             stmt = stmt[:77] + "..."
         res = f"sqlstate={ev['sqlstate']}" if ev.get("sqlstate") else f"rows={s(ev.get('rows'))}"
-        print(f"  db.query  {s(ev.get('decision')):5}  {s(ev.get('kind')):8}  {s(ev.get('rule')):21}  {res:14}  {stmt}")
+        print(f"  db.query  {s(ev.get('decision')):6}  {s(ev.get('kind')):8}  {s(ev.get('rule')):21}  {res:14}  {stmt}")
 PY
 else
-	grep -E '"event":"db\.(login|query)"' "$SDIR/events.jsonl" | indent
+	grep -E '"event":"(db\.(login|query)|approval\.[a-z]+)"' "$SDIR/events.jsonl" | indent
 fi
 echo "  (full stream: $(wc -l <"$SDIR/events.jsonl") JSON lines; denials carry the policy's message as \"reason\")"
 
@@ -211,7 +265,6 @@ say "checks"
 echo "  sales.orders, counted by the postgres superuser directly (not through sluice):"
 pg_admin -d orders -c "SELECT count(*) AS rows FROM sales.orders" 2>&1 | indent | indent || true
 ORDERS_LEFT=$(pg_admin -d orders -At -c "SELECT count(*) FROM sales.orders" 2>/dev/null) || ORDERS_LEFT="(table gone)"
-STAGED=$(pg_admin -d orders -At -c "SELECT count(*) FROM staging.imports" 2>/dev/null) || STAGED="(table gone)"
 
 FAILED=0
 check() { # check DESCRIPTION COMMAND...
@@ -230,6 +283,8 @@ check "the DROP TABLE was refused with SQLSTATE 42501 by rule no-ddl" \
 check "psql showed the policy's message" out_has "DDL is not allowed for nightly jobs; ask the DBA team"
 check "sales.orders still exists with its 5 rows (found: $ORDERS_LEFT)" test "$ORDERS_LEFT" = 5
 check "the insert into staging.imports went through (rows: $STAGED)" test "$STAGED" = 1
+check "the cleanup DELETE waited, was approved by root and ran (rows left: $STAGED_AFTER)" \
+	bash -c 'test "$1" -eq 0 && test "$2" = 0 && grep -qF "DELETE 1" "$3"' _ "$CLEANUP_RC" "$STAGED_AFTER" "$WORK/cleanup.out"
 check "the events tell the same story" "$PY" - "$SDIR/events.jsonl" "$SDIR/etl_reader.password" <<'PY'
 import json, sys
 evs = []
@@ -250,6 +305,7 @@ want = [  # (statement prefix, decision, kind)
     ("INSERT INTO staging.imports", "allow", "insert"),
     ("DROP TABLE sales.orders", "deny", "ddl"),
     ("SELECT count(*) AS orders_still_there", "allow", "select"),
+    ("DELETE FROM staging.imports", "review", "delete"),
 ]
 got = [q for q in queries if q.get("target") == "orders-db"]
 if len(got) != len(want):
@@ -264,6 +320,9 @@ for (prefix, decision, kind), q in zip(want, got):
         problems.append(f"{prefix}: error {q.get('error')!r}, rows {q.get('rows')}")
     elif decision == "deny" and q.get("sqlstate") != "42501":
         problems.append(f"{prefix}: sqlstate {q.get('sqlstate')}")
+    elif decision == "review" and (q.get("approval_outcome") != "approved" or q.get("approver_uid") != 0
+                                   or q.get("uid") != 65534 or q.get("rows") != 1):
+        problems.append(f"{prefix}: approval {q.get('approval_outcome')} by {q.get('approver_uid')}, uid {q.get('uid')}, rows {q.get('rows')}")
 text = open(sys.argv[1]).read()
 if "hunter2" in text:
     problems.append("the job's password appears in the events")
@@ -281,4 +340,4 @@ if [ "$FAILED" -ne 0 ]; then
 	echo "demo: some checks failed" >&2
 	exit 1
 fi
-say "done: the job ran, sluice stopped the DROP; removing everything the demo created"
+say "done: the job ran, sluice stopped the DROP and held the DELETE for a human; removing everything the demo created"

@@ -144,6 +144,8 @@ func replayLines(e *record.Entry, prompt string) []string {
 			out = append(out, indent+"-- "+ev.Note)
 		}
 		return out
+	case *record.Approval:
+		return []string{"-- " + approvalLine(ev)}
 	case *record.End:
 		return []string{"-- end: " + endLine(ev)}
 	}

@@ -172,13 +172,39 @@ func describe(e *record.Entry) []string {
 	case *record.Cancel:
 		return []string{fmt.Sprintf("session %s: %s %s", dash(ev.Session), ev.Outcome, ev.Error)}
 	case *record.Approval:
-		return []string{fmt.Sprintf("%s %s by %s (statement %d) %s", ev.ID, ev.Status, dash(ev.Approver), ev.Statement, ev.Note)}
+		return []string{approvalLine(ev)}
 	case *record.End:
 		return []string{endLine(ev)}
 	case *record.Raw:
 		return []string{oneLine(string(ev.Data), 200)}
 	}
 	return []string{string(e.Data)}
+}
+
+// approvalLine renders an approval step: "approval abc... of statement 4
+// granted (once) by alice (uid 1001) after 12.5s: reason".
+func approvalLine(a *record.Approval) string {
+	s := fmt.Sprintf("approval %s", a.ID)
+	if a.Statement > 0 {
+		s += fmt.Sprintf(" of statement %d", a.Statement)
+	}
+	s += " " + a.Status
+	if a.Grant != "" {
+		s += " (" + a.Grant + ")"
+	}
+	switch {
+	case a.Approver != "" && a.ApproverUID != nil && a.Approver != fmt.Sprintf("uid %d", *a.ApproverUID):
+		s += fmt.Sprintf(" by %s (uid %d)", a.Approver, *a.ApproverUID)
+	case a.Approver != "":
+		s += " by " + a.Approver
+	}
+	if a.HeldUS > 0 {
+		s += " after " + (time.Duration(a.HeldUS) * time.Microsecond).String()
+	}
+	if a.Note != "" {
+		s += ": " + a.Note
+	}
+	return s
 }
 
 func resultLine(r *record.Result) string {

@@ -12,13 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval/approvalspec"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/metrics"
 )
 
 // Defaults.
 const (
-	DefaultTimeout = 10 * time.Minute
+	DefaultTimeout = approvalspec.DefaultTimeout
 	// DefaultKeep is how long a request that timed out or was withdrawn
 	// stays open for approval, how long an unused once grant made from
 	// such a request stays valid, and how long a decided request is
@@ -297,6 +298,7 @@ func (b *Broker) finish(e *entry, s State, out Outcome) {
 	close(e.done)
 	b.m.Pending.Dec()
 	b.m.Decisions.WithLabelValues(string(s)).Inc()
+	b.m.HoldSeconds.WithLabelValues(string(s)).Observe(e.p.Ended.Sub(e.p.Requested).Seconds())
 }
 
 // prune forgets requests that stopped waiting more than keep ago, and

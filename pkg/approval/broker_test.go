@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Fingerprints of the tests' statements (their values do not matter).
@@ -128,6 +130,13 @@ func TestDecisions(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(tb.m.Pending); got != 0 {
 				t.Errorf("pending gauge = %v, want 0", got)
+			}
+			var m dto.Metric
+			if err := tb.m.HoldSeconds.WithLabelValues(string(tc.want)).(prometheus.Histogram).Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 1 || sum < (DefaultTimeout-time.Second).Seconds() {
+				t.Errorf("sluice_approval_hold_seconds{decision=%q}: %d samples, sum %v; want 1 of at least %v", tc.want, n, sum, DefaultTimeout-time.Second)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval/approvalspec"
 	"github.com/sluicehq/sluice/pkg/metrics"
 )
 
@@ -26,7 +27,7 @@ const (
 
 // Webhook defaults and bounds.
 const (
-	DefaultWebhookTimeout = 5 * time.Second
+	DefaultWebhookTimeout = approvalspec.DefaultWebhookTimeout
 	DefaultQueueSize      = 64
 	// maxEndpoints bounds the distinct webhooks served (global ones plus
 	// those requests carry); notifications to more are dropped.
@@ -269,14 +270,4 @@ func (n *notifier) close() {
 
 // RedactURL keeps a URL's scheme and host: webhook URLs carry secrets in
 // their path or query, and user info. "https://hooks.slack.com/…".
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "(not a URL)"
-	}
-	s := u.Scheme + "://" + u.Host
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		s += "/…"
-	}
-	return s
-}
+func RedactURL(raw string) string { return approvalspec.RedactURL(raw) }

@@ -2,10 +2,11 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluicehq/sluice/pkg/approval/approvalspec"
 )
 
 // Approvals is the approvals mapping: who decides the statements a policy
@@ -44,18 +45,18 @@ type WebhookFormat string
 
 // Webhook formats.
 const (
-	WebhookGeneric WebhookFormat = "generic" // one JSON object describing the request
-	WebhookSlack   WebhookFormat = "slack"   // a Slack incoming-webhook message
+	WebhookGeneric WebhookFormat = approvalspec.FormatGeneric // one JSON object describing the request
+	WebhookSlack   WebhookFormat = approvalspec.FormatSlack   // a Slack incoming-webhook message
 )
 
 // Defaults and bounds of the approvals mapping.
 const (
-	DefaultApprovalTimeout = 10 * time.Minute
-	MinApprovalTimeout     = time.Second
-	MaxApprovalTimeout     = 24 * time.Hour
-	DefaultWebhookTimeout  = 5 * time.Second
-	MinWebhookTimeout      = 100 * time.Millisecond
-	MaxWebhookTimeout      = time.Minute
+	DefaultApprovalTimeout = approvalspec.DefaultTimeout
+	MinApprovalTimeout     = approvalspec.MinTimeout
+	MaxApprovalTimeout     = approvalspec.MaxTimeout
+	DefaultWebhookTimeout  = approvalspec.DefaultWebhookTimeout
+	MinWebhookTimeout      = approvalspec.MinWebhookTimeout
+	MaxWebhookTimeout      = approvalspec.MaxWebhookTimeout
 )
 
 func defaultApprovals() Approvals {
@@ -115,7 +116,7 @@ func (v *validator) approvals() {
 		if p := item + ".url"; !v.present(p) {
 			v.errorf(item, `missing required key "url"`)
 		} else if !v.skip(p) {
-			if msg := checkWebhookURL(w.URL); msg != "" {
+			if msg := approvalspec.CheckURL(w.URL); msg != "" {
 				v.errorf(p, "%s", msg)
 			} else if first, dup := seen[w.URL]; dup {
 				v.errorf(p, "the same URL as %s (line %d)", first, v.line(first))
@@ -128,23 +129,4 @@ func (v *validator) approvals() {
 			v.errorf(item+".timeout", "must be between %s and %s, got %s", MinWebhookTimeout, MaxWebhookTimeout, t)
 		}
 	}
-}
-
-// checkWebhookURL returns "" for an http or https URL with a host, else
-// why not. The URL is never quoted: its path or query may be a token.
-func checkWebhookURL(s string) string {
-	u, err := url.Parse(s)
-	switch {
-	case s == "":
-		return "must not be empty"
-	case err != nil:
-		return "not a valid URL (not repeated here: it may hold a token)"
-	case u.Scheme == "":
-		return "must be an http:// or https:// URL; this one has no scheme"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("must be an http:// or https:// URL, got scheme %q", clipValue(u.Scheme))
-	case u.Host == "":
-		return "has no host"
-	}
-	return ""
 }

@@ -31,6 +31,9 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 		if d.records != nil {
 			deps.Records = d.records
 		}
+		if d.approvals != nil {
+			deps.Approvals = d.approvals
+		}
 		return postgres.New(t.Name, t.Host, t.Postgres, deps)
 	default:
 		return tcp.Handler{}, nil

@@ -25,6 +25,9 @@ type Approvals struct {
 	Decisions *prometheus.CounterVec
 	// Pending is the number of statements held right now.
 	Pending prometheus.Gauge
+	// HoldSeconds observes how long each held statement waited, by how
+	// its wait ended: decision.
+	HoldSeconds *prometheus.HistogramVec
 	// GrantUses counts statements let through by a grant without a new
 	// request: grant (once, for).
 	GrantUses *prometheus.CounterVec
@@ -48,6 +51,12 @@ func NewApprovals() *Approvals {
 			Name: "sluice_approvals_pending",
 			Help: "Statements currently held waiting for an approval.",
 		}),
+		HoldSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sluice_approval_hold_seconds",
+			Help: "How long statements were held waiting for a decision, by how the wait ended (approved, denied, timeout, withdrawn).",
+			// 1 s to 18 h, by factors of 4.
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}, []string{"decision"}),
 		GrantUses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_approval_grant_uses_total",
 			Help: "Statements let through by an approval grant without a new request, by grant (once, for).",
@@ -63,6 +72,6 @@ func NewApprovals() *Approvals {
 // them. Call it once per Metrics.
 func (m *Metrics) RegisterApprovals() *Approvals {
 	a := NewApprovals()
-	m.Registry.MustRegister(a.Requests, a.Decisions, a.Pending, a.GrantUses, a.WebhookFailures)
+	m.Registry.MustRegister(a.Requests, a.Decisions, a.Pending, a.HoldSeconds, a.GrantUses, a.WebhookFailures)
 	return a
 }

@@ -83,7 +83,7 @@ func New() *Metrics {
 		}, []string{"identity", "outcome"}),
 		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_statements_total",
-			Help: "Inspected statements by identity, target, kind and decision (allow, deny, review, would_deny, would_review).",
+			Help: "Inspected statements by identity, target, kind and decision (allow, deny, review, approved, would_deny, would_review).",
 		}, []string{"identity", "target", "kind", "decision"}),
 		StatementSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sluice_statement_duration_seconds",

@@ -128,6 +128,9 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 		{key: "when", decode: func(d *decoder, n *yaml.Node, path string) {
 			r.When, r.cond = d.when(n, path)
 		}},
+		{key: "approval", decode: func(d *decoder, n *yaml.Node, path string) {
+			r.Approval = d.approval(n, path)
+		}},
 	})
 	if !ok {
 		return nil
@@ -137,6 +140,7 @@ func (d *decoder) rule(n *yaml.Node, path string) *Rule {
 			d.errorf(n.Line, path, "%s is required", key)
 		}
 	}
+	d.checkApproval(r, path)
 	return r
 }
 

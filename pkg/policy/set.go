@@ -17,11 +17,12 @@ func newSet(policies []*Policy, version string) *Set {
 		p.index()
 		for _, r := range p.Rules {
 			r.decision = Decision{
-				Action:  r.Action,
-				Policy:  p.Name,
-				Rule:    r.Name,
-				Message: ruleMessage(p, r),
-				Version: version,
+				Action:   r.Action,
+				Policy:   p.Name,
+				Rule:     r.Name,
+				Message:  ruleMessage(p, r),
+				Version:  version,
+				Approval: r.Approval,
 			}
 		}
 		p.dflt = Decision{

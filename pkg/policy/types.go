@@ -71,7 +71,10 @@ type Rule struct {
 	// When is the rule's condition (a CEL expression) as written; ""
 	// when the rule has none.
 	When string
-	Line int
+	// Approval is a review rule's approval settings (approval:), nil
+	// when it has none.
+	Approval *Approval
+	Line     int
 
 	decision Decision   // precomputed
 	pg       *pgMatcher // &Postgres.m, or nil
@@ -205,6 +208,11 @@ type Decision struct {
 	// is shared by every decision for the same identity and target, and
 	// set whatever the action (a review that is approved runs with it).
 	Masking *Masking
+	// Approval is the approval settings of the review rule that decided,
+	// nil when it has none (a policy's default, or a rule without
+	// approval:): the approvals configuration applies. Shared by every
+	// call: it must not be modified.
+	Approval *Approval
 }
 
 // Set is a loaded set of policies. It is immutable and safe for

@@ -24,12 +24,22 @@ const (
 )
 
 // Decisions a statement event may carry. Any decision other than
-// DecisionAllow counts as denied in the totals.
+// DecisionAllow and DecisionApproved counts as denied in the totals (see
+// Refused).
 const (
 	DecisionAllow  = "allow"
 	DecisionDeny   = "deny"
-	DecisionReview = "review"
+	DecisionReview = "review" // sent to review and not approved: it did not run
+	// DecisionApproved: sent to review and approved (or let through by a
+	// grant); the statement's approval field names the request.
+	DecisionApproved = "approved"
 )
+
+// Refused reports whether a statement decision counts as denied: the
+// statement was not forwarded.
+func Refused(decision string) bool {
+	return decision != DecisionAllow && decision != DecisionApproved
+}
 
 // Bounds applied when an event is written, so that every line stays under
 // MaxLine whatever the caller passes. Cut texts are marked.
@@ -69,19 +79,19 @@ type Statement struct {
 	Reads     []string `json:"reads,omitempty"`
 	Writes    []string `json:"writes,omitempty"`
 	Functions []string `json:"functions,omitempty"`
-	Decision  string   `json:"decision"`         // DecisionAllow, DecisionDeny, DecisionReview
+	Decision  string   `json:"decision"`         // DecisionAllow, DecisionDeny, DecisionReview, DecisionApproved
 	Shadow    string   `json:"shadow,omitempty"` // a shadow policy's decision, such as would_deny
 	Policy    string   `json:"policy,omitempty"`
 	Rule      string   `json:"rule,omitempty"`
 	Reason    string   `json:"reason,omitempty"`   // why it was refused
-	Approval  string   `json:"approval,omitempty"` // id of the approval that let it run
+	Approval  string   `json:"approval,omitempty"` // id of the approval request it was held for
 }
 
 // Kind returns KindStatement.
 func (*Statement) Kind() Kind { return KindStatement }
 
 // Denied reports whether the statement counts as denied.
-func (s *Statement) Denied() bool { return s.Decision != DecisionAllow }
+func (s *Statement) Denied() bool { return Refused(s.Decision) }
 
 func (s *Statement) appendJSON(b []byte, _ int) ([]byte, error) {
 	text, n := s.Text, s.TextBytes
@@ -272,13 +282,29 @@ func (*Cancel) Kind() Kind { return KindCancel }
 
 func (c *Cancel) appendJSON(b []byte, _ int) ([]byte, error) { return appendMarshal(b, c) }
 
-// Approval is a step of an approval: asked for, granted, refused, expired.
+// Approval statuses.
+const (
+	ApprovalRequested = "requested"
+	ApprovalGranted   = "granted"   // approved by an approver, or let through by a grant
+	ApprovalRefused   = "refused"   // denied by an approver
+	ApprovalExpired   = "expired"   // nobody decided in time
+	ApprovalWithdrawn = "withdrawn" // the client gave up waiting
+)
+
+// Approval is a step of an approval: asked for, granted, refused, expired,
+// withdrawn.
 type Approval struct {
 	ID        string `json:"id"`
 	Statement uint64 `json:"statement,omitempty"` // seq of the statement it is about
-	Status    string `json:"status"`              // requested, granted, refused, expired
-	Approver  string `json:"approver,omitempty"`
-	Note      string `json:"note,omitempty"`
+	Status    string `json:"status"`              // one of the Approval* statuses
+	// Approver names who decided: a user name, or "uid N".
+	Approver    string  `json:"approver,omitempty"`
+	ApproverUID *uint32 `json:"approver_uid,omitempty"`
+	// Grant is how an approval lets statements through: once, or for a
+	// window (for).
+	Grant  string `json:"grant,omitempty"`
+	HeldUS int64  `json:"held_us,omitempty"` // how long the statement was held
+	Note   string `json:"note,omitempty"`    // the approver's reason, or why the wait ended
 }
 
 // Kind returns KindApproval.

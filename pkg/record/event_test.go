@@ -79,3 +79,41 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestApprovedStatementsAreNotDenied(t *testing.T) {
+	s, dir := openStore(t, Options{})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := uint32(1001)
+	evs := []Event{
+		&Statement{Text: "DELETE FROM orders", Decision: DecisionApproved, Policy: "p", Rule: "review-deletes", Approval: "k3xq7mz2a4bcdwef"},
+		&Approval{ID: "k3xq7mz2a4bcdwef", Statement: 1, Status: ApprovalGranted, Approver: "alice", ApproverUID: &uid, Grant: "once", HeldUS: 12500000, Note: "ticket 42"},
+		&Statement{Text: "DELETE FROM customers", Decision: DecisionReview, Policy: "p", Rule: "review-deletes", Approval: "m2a4bcdwefk3xq7z"},
+		&Approval{ID: "m2a4bcdwefk3xq7z", Statement: 3, Status: ApprovalExpired, HeldUS: 600000000},
+	}
+	for _, ev := range evs {
+		if _, err := r.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(Summary{Reason: "client_closed"}); err != nil {
+		t.Fatal(err)
+	}
+	rd, entries := readAll(t, filepath.Join(dir, r.Path()), ReadOptions{})
+	if n, denied := rd.Counts(); n != 2 || denied != 1 {
+		t.Errorf("counts: %d statements, %d denied; want 2 and 1 (the approved one ran)", n, denied)
+	}
+	v, err := entries[1].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := v.(*Approval); a.Approver != "alice" || a.ApproverUID == nil || *a.ApproverUID != uid || a.Grant != "once" || a.HeldUS != 12500000 || a.Note != "ticket 42" {
+		t.Errorf("approval event: %+v", a)
+	}
+	end, _ := entries[len(entries)-1].Decode()
+	if e := end.(*End); e.Statements != 2 || e.Denied != 1 {
+		t.Errorf("end: %d statements, %d denied; want 2 and 1", e.Statements, e.Denied)
+	}
+}

@@ -249,7 +249,7 @@ func (r *Reader) next1() (*Entry, error) {
 	}
 	if e.Kind == KindStatement {
 		r.statements++
-		if e.Decision != DecisionAllow {
+		if Refused(e.Decision) {
 			r.denied++
 		}
 	}

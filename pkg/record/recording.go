@@ -214,7 +214,7 @@ func (r *Recording) Append(ev Event) (uint64, error) {
 	seq, err := r.write(line, hash)
 	if err == nil && kind == KindStatement {
 		r.statements++
-		if decision != DecisionAllow {
+		if Refused(decision) {
 			r.denied++
 		}
 	}

@@ -130,7 +130,7 @@ func unparseable(query, msg string) []Statement {
 }
 
 func hasSessionEffects(st *Statement) bool {
-	return st.SetSearchPath != nil || st.SetLocalSearchPath != nil || len(st.CreatesTemp) > 0 ||
+	return st.SetSearchPath != nil || st.SetLocalSearchPath != nil || st.StatementTimeout != nil || len(st.CreatesTemp) > 0 ||
 		len(st.DropsTemp) > 0 || st.Transaction != TxNone
 }
 
@@ -188,6 +188,7 @@ func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text str
 	st.Unfiltered = w.unfiltered
 	st.SetSearchPath = w.setPath
 	st.SetLocalSearchPath = w.setLocal
+	st.StatementTimeout = w.setTimeout
 	st.CreatesTemp = w.createsTemp
 	st.DropsTemp = w.dropsTemp
 	if st.Executes == "" {
@@ -213,6 +214,7 @@ func (c *Classifier) topLevel(w *walker, st *Statement, m proto.Message) {
 			w.dropsTemp = append(w.dropsTemp, "*")
 			p := w.sess.initial
 			w.setPath = &p
+			w.setTimeout = &Setting{Reset: true}
 		case pg_query.DiscardMode_DISCARD_TEMP:
 			w.dropsTemp = append(w.dropsTemp, "*")
 		}
@@ -233,12 +235,17 @@ func (c *Classifier) topLevel(w *walker, st *Statement, m proto.Message) {
 	}
 }
 
-// variableSet follows SET / RESET of search_path (and RESET ALL).
+// variableSet follows SET / RESET of search_path and statement_timeout
+// (and RESET ALL).
 func variableSet(w *walker, n *pg_query.VariableSetStmt) {
 	var p []string
 	switch {
 	case n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL:
 		p = w.sess.initial
+		w.setTimeout = &Setting{Reset: true}
+	case strings.EqualFold(n.Name, "statement_timeout"):
+		timeoutSet(w, n)
+		return
 	case !strings.EqualFold(n.Name, "search_path"):
 		return
 	case n.Kind == pg_query.VariableSetKind_VAR_SET_VALUE:
@@ -252,6 +259,18 @@ func variableSet(w *walker, n *pg_query.VariableSetStmt) {
 		w.setLocal = &p
 	} else {
 		w.setPath = &p
+	}
+}
+
+// timeoutSet follows SET [LOCAL] statement_timeout.
+func timeoutSet(w *walker, n *pg_query.VariableSetStmt) {
+	switch n.Kind {
+	case pg_query.VariableSetKind_VAR_SET_VALUE:
+		if v := setArgs(n.Args); len(v) == 1 {
+			w.setTimeout = &Setting{Value: v[0], Local: n.IsLocal}
+		}
+	case pg_query.VariableSetKind_VAR_SET_DEFAULT, pg_query.VariableSetKind_VAR_RESET:
+		w.setTimeout = &Setting{Reset: true, Local: n.IsLocal}
 	}
 }
 

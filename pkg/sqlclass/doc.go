@@ -105,6 +105,11 @@
 // or value that is not a literal, a call that is not a direct target of a
 // bare SELECT) is dangerous.
 //
+// The statement_timeout is followed the same way ([Session.StatementTimeout]),
+// for callers that bound how long they hold a statement; it plays no part
+// in classification, and a set_config of it that cannot be followed is not
+// dangerous.
+//
 // Transactions are followed too: ROLLBACK and ROLLBACK TO SAVEPOINT undo
 // search_path changes and temporary relations made since, as the server
 // does; with [Session.ReadyForQuery] so do failed transactions.

@@ -15,6 +15,9 @@ type Session struct {
 	user    string
 	initial []string
 	applied bool // a statement has been applied
+	// initialTimeout is the statement_timeout the session started with
+	// (startup options); RESET and DISCARD ALL return to it.
+	initialTimeout string
 
 	cur       pathState // now
 	committed pathState // as of the last commit point
@@ -37,6 +40,9 @@ type pathState struct {
 	local    []string // SET LOCAL search_path, in force while hasLocal
 	hasLocal bool
 	temps    map[string]struct{}
+	// statement_timeout as set (session and SET LOCAL), see timeout.go.
+	timeout, localTimeout string
+	hasLocalTimeout       bool
 }
 
 type savepoint struct {
@@ -119,6 +125,9 @@ func (s *Session) Apply(st *Statement) {
 	if st.SetLocalSearchPath != nil && (s.inBlock || s.synced || s.implicit) {
 		s.cur.local, s.cur.hasLocal = slices.Clone(*st.SetLocalSearchPath), true
 	}
+	if st.StatementTimeout != nil {
+		s.applyTimeout(st.StatementTimeout)
+	}
 	if len(st.DropsTemp) > 0 || len(st.CreatesTemp) > 0 {
 		s.cur.temps = updateTemps(s.cur.temps, st.DropsTemp, st.CreatesTemp)
 	}
@@ -127,6 +136,7 @@ func (s *Session) Apply(st *Statement) {
 		// Autocommit: the statement's effects are committed at once,
 		// and a SET LOCAL outside a transaction block does nothing.
 		s.cur.local, s.cur.hasLocal = nil, false
+		s.cur.localTimeout, s.cur.hasLocalTimeout = "", false
 		s.committed = s.cur
 	}
 	s.key = ""

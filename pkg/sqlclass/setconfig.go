@@ -21,6 +21,10 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if !ok {
 		return false
 	}
+	if strings.EqualFold(name, "statement_timeout") {
+		w.timeoutConfig(n, f)
+		return true
+	}
 	if !strings.EqualFold(name, "search_path") {
 		return true
 	}
@@ -39,6 +43,21 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 		w.setPath, w.setLocal = &p, nil
 	}
 	return true
+}
+
+// timeoutConfig follows set_config('statement_timeout', value, is_local)
+// when it surely runs once with literal arguments; other calls are not
+// followed (the timeout is only used to bound how long a statement is
+// held, never to decide).
+func (w *walker) timeoutConfig(n *pg_query.FuncCall, f Function) {
+	if !w.sess.isBuiltin(f) || w.setConfigSelect == nil || !isTargetOf(w.setConfigSelect, n) {
+		return
+	}
+	value, ok1 := constString(n.Args[1])
+	local, ok2 := constBool(n.Args[2])
+	if ok1 && ok2 {
+		w.setTimeout = &Setting{Value: value, Local: local}
+	}
 }
 
 // bareSetConfig says whether s is a SELECT of nothing but set_config

@@ -40,7 +40,7 @@ func shapeSafe(stmts []Statement) bool {
 			return false
 		}
 	}
-	return st.SetSearchPath == nil && st.SetLocalSearchPath == nil && len(st.CreatesTemp) == 0 &&
+	return st.SetSearchPath == nil && st.SetLocalSearchPath == nil && st.StatementTimeout == nil && len(st.CreatesTemp) == 0 &&
 		len(st.DropsTemp) == 0 && st.Transaction == TxNone && st.Prepares == "" && st.Executes == "" &&
 		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == "" && !st.CopyOut
 }

@@ -91,6 +91,7 @@ func (s *Session) endTransaction(commit bool) {
 			s.cur.local, s.cur.hasLocal = nil, false
 			s.key = ""
 		}
+		s.cur.localTimeout, s.cur.hasLocalTimeout = "", false
 		s.committed = s.cur
 	} else {
 		s.cur = s.committed

@@ -113,4 +113,16 @@ type Statement struct {
 	// text or CSV (FORMAT binary, or the older BINARY keyword).
 	CopyOut    bool
 	CopyBinary bool
+	// StatementTimeout is the change the statement makes to the session's
+	// statement_timeout (SET [LOCAL], RESET, SET ... TO DEFAULT, RESET
+	// ALL, DISCARD ALL, a bare SELECT set_config('statement_timeout',
+	// ...) with literal arguments), nil for none.
+	StatementTimeout *Setting
+}
+
+// Setting is a new value of a run-time parameter.
+type Setting struct {
+	Value string // as written (SET statement_timeout = 5000 gives "5000"); "" with Reset
+	Reset bool   // back to the value the session started with
+	Local bool   // SET LOCAL, set_config(..., true): until the transaction ends
 }

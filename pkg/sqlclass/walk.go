@@ -34,6 +34,7 @@ type walker struct {
 	setConfigSelect *pg_query.SelectStmt
 	setPath         *[]string
 	setLocal        *[]string
+	setTimeout      *Setting
 
 	createsTemp []string
 	dropsTemp   []string

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval/approvalspec"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/policy/offline"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
@@ -85,6 +86,24 @@ type Decision struct {
 	Message string    `json:"message,omitempty"`
 	Version string    `json:"policy_version,omitempty"`
 	Shadow  *Decision `json:"shadow,omitempty"`
+	// Approval is set for a review: the rule's approval settings.
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is how a statement under review is held: the deciding rule's
+// settings. An absent timeout is the approvals configuration's; webhooks
+// are notified besides the configured ones, and shown without their path
+// and query (they may hold a token).
+type Approval struct {
+	Timeout  string    `json:"timeout,omitempty"`
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	text     string
+}
+
+// Webhook is a rule's webhook, redacted.
+type Webhook struct {
+	URL    string `json:"url"`
+	Format string `json:"format"`
 }
 
 // New builds the report of a query decided offline with set, loaded from
@@ -122,6 +141,18 @@ func decision(d *policy.Decision) Decision {
 	if d.Shadow != nil {
 		sh := decision(d.Shadow)
 		out.Shadow = &sh
+	}
+	if d.Action == policy.Review {
+		a := &Approval{text: d.Approval.String()}
+		if d.Approval != nil {
+			if d.Approval.Timeout > 0 {
+				a.Timeout = d.Approval.Timeout.String()
+			}
+			for _, w := range d.Approval.Webhooks {
+				a.Webhooks = append(a.Webhooks, Webhook{URL: approvalspec.RedactURL(w.URL), Format: w.Format})
+			}
+		}
+		out.Approval = a
 	}
 	return out
 }
@@ -181,6 +212,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "decision: %s\n", describe(&r.Decision))
 	}
+	if a := r.Decision.Approval; a != nil {
+		fmt.Fprintf(&b, "approval: %s\n", a.text)
+	}
 	fmt.Fprintf(&b, "shadow: %s\n", shadow(&r.Decision))
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -238,6 +272,9 @@ func (s *Statement) write(b *strings.Builder, n int) {
 		b.WriteString("  refused by the inspector, whatever the policies say\n")
 	}
 	fmt.Fprintf(b, "  decision: %s\n", describe(&s.Decision))
+	if a := s.Decision.Approval; a != nil {
+		fmt.Fprintf(b, "  approval: %s\n", a.text)
+	}
 	fmt.Fprintf(b, "  shadow: %s\n", shadow(&s.Decision))
 }
 

@@ -2,8 +2,9 @@
 // error: rules that can never match because an earlier rule of the same
 // policy matches everything they do, masking that is never applied
 // (column rules an earlier one always takes the columns of, a shadow
-// policy's masking), and configured identities that no enforced policy
-// decides for, whose every statement is denied. It is conservative: a
+// policy's masking), approval settings that are never used or approvals
+// nobody but root may give, and configured identities that no enforced
+// policy decides for, whose every statement is denied. It is conservative: a
 // rule is only reported when it is provably shadowed.
 package lint
 
@@ -64,6 +65,7 @@ func Check(set *policy.Set, cfg *config.Config, cfgFile string) []Finding {
 		}
 		out = append(out, masking(p, pi)...)
 	}
+	out = append(out, approvals(set, cfg, cfgFile)...)
 	if cfg != nil {
 		out = append(out, conflicts(set, cfg)...)
 		out = append(out, uncovered(set, cfg, cfgFile)...)

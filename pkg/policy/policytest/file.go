@@ -71,6 +71,10 @@ type Expect struct {
 	Shadow *Shadow
 	// Masking, when not nil, is the masking expected for the results.
 	Masking *MaskingExpect
+	// ApprovalTimeout, when not nil, is how long a statement under review
+	// is held: the deciding rule's approval timeout, 0 for the approvals
+	// configuration's (written "default").
+	ApprovalTimeout *time.Duration
 }
 
 // Shadow is an expected shadow decision: none, or a decision of a shadow
@@ -314,10 +318,31 @@ func (d *decoder) expect(n *yaml.Node, path string, e *Expect) {
 		{"message", func(n *yaml.Node, path string) { e.Message = d.name(n, path) }},
 		{"shadow", func(n *yaml.Node, path string) { e.Shadow = d.shadow(n, path) }},
 		{"masking", func(n *yaml.Node, path string) { e.Masking = d.masking(n, path) }},
+		{"approval_timeout", func(n *yaml.Node, path string) { e.ApprovalTimeout = d.approvalTimeout(n, path) }},
 	})
 	if ok && !present["action"] {
 		d.errorf(n.Line, path, "action is required")
 	}
+	if ok && e.ApprovalTimeout != nil && e.Action != "" && e.Action != policy.Review {
+		d.errorf(n.Line, path, "approval_timeout is only expected of a review (action: review)")
+	}
+}
+
+// approvalTimeout decodes "default" or a duration (30s, 10m).
+func (d *decoder) approvalTimeout(n *yaml.Node, path string) *time.Duration {
+	s, line, ok := d.str(n, path)
+	if !ok {
+		return nil
+	}
+	var v time.Duration
+	if s != "default" {
+		var err error
+		if v, err = time.ParseDuration(s); err != nil || v <= 0 {
+			d.errorf(line, path, `expected "default" (the approvals configuration's) or a duration such as 30m, got %q`, yamldoc.Safe(s))
+			return nil
+		}
+	}
+	return &v
 }
 
 // shadow decodes "none" or a shadow decision.

@@ -81,8 +81,8 @@ func TestRunFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := Run(env, set, []*File{f})
-	if rep.Failed() != 7 {
-		t.Errorf("%d failed, want 7", rep.Failed())
+	if rep.Failed() != 8 {
+		t.Errorf("%d failed, want 8", rep.Failed())
 	}
 	if !errors.Is(rep.Results[3].Err, offline.ErrUnknownName) {
 		t.Errorf("error %v", rep.Results[3].Err)

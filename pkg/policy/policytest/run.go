@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/pkg/policy"
@@ -86,6 +87,15 @@ func compare(e *Expect, d *policy.Decision) []Diff {
 	if e.Message != "" && !strings.Contains(d.Message, e.Message) {
 		out = append(out, Diff{"message", "contains " + strconv.Quote(e.Message), strconv.Quote(d.Message)})
 	}
+	if e.ApprovalTimeout != nil && d.Action == policy.Review {
+		var got time.Duration
+		if d.Approval != nil {
+			got = d.Approval.Timeout
+		}
+		if got != *e.ApprovalTimeout {
+			out = append(out, Diff{"approval_timeout", timeoutText(*e.ApprovalTimeout), timeoutText(got)})
+		}
+	}
 	if e.Shadow != nil {
 		want, got := "none", "none"
 		if !e.Shadow.None {
@@ -99,6 +109,14 @@ func compare(e *Expect, d *policy.Decision) []Diff {
 		}
 	}
 	return out
+}
+
+// timeoutText renders an approval timeout; 0 is the configuration's.
+func timeoutText(d time.Duration) string {
+	if d == 0 {
+		return "default"
+	}
+	return d.String()
 }
 
 // maxSQLShown bounds the SQL text printed for a failed case.

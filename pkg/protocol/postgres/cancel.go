@@ -28,6 +28,7 @@ type cancelEntry struct {
 	dst      netip.AddrPort
 	upstream cancelKey
 	started  time.Time
+	hold     *holdGate // the session's statement held for approval, if any
 }
 
 // Cancels maps the cancel keys sluice hands to clients to upstream
@@ -114,6 +115,11 @@ func (h *Handler) cancel(ctx context.Context, s *protocol.Session, req *pgproto3
 		return nil
 	case e.dst != s.Dst:
 		ev("refused", "sent to "+s.Dst.String()+", the session's destination is "+e.dst.String())
+		return nil
+	case e.hold != nil && e.hold.interrupt():
+		// The statement to cancel is held for approval, not running: its
+		// request is withdrawn and the server is not bothered.
+		ev("withdrawn", "the statement was held for approval; its request is withdrawn")
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol/postgres/wire"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
@@ -115,7 +116,8 @@ func (ss *session) request(typ byte, body []byte) error {
 }
 
 // query handles a simple-protocol Query: every statement is decided; if
-// any is refused, none runs.
+// any is refused, none runs. When none is denied, those under review are
+// held, and the whole query waits for them.
 func (ss *session) query(body []byte) error {
 	var m pgproto3.Query
 	if err := m.Decode(body); err != nil {
@@ -127,13 +129,31 @@ func (ss *session) query(body []byte) error {
 	}
 	now := time.Now()
 	p := &pending{kind: 'Q', stmts: make([]*audited, len(stmts))}
-	var refused *audited
+	review, deny := false, false
 	for i := range stmts {
 		a := &audited{st: &stmts[i], phase: "query", start: now}
 		a.dec = ss.decide(a.st)
-		ss.recordStatement(a)
 		p.stmts[i] = a
-		if refused == nil && !allowed(a.dec) {
+		review = review || a.dec.Action == policy.Review
+		deny = deny || a.dec.Action == policy.Deny
+	}
+	if review && !deny {
+		err := ss.holdAll(p.stmts, func(i int) string { return ss.sql.StatementTimeoutAfter(stmts[:i]) })
+		if err != nil {
+			return ss.abandon(p.stmts, err)
+		}
+		// Durations count from forwarding.
+		now = time.Now()
+		for _, a := range p.stmts {
+			a.start = now
+		}
+	}
+	// The error is the first denied statement's, else the first that
+	// does not run (under review and not approved, or not recorded).
+	var refused *audited
+	for _, a := range p.stmts {
+		ss.recordStatement(a)
+		if !a.runs() && (refused == nil || a.dec.Action == policy.Deny && refused.dec.Action != policy.Deny) {
 			refused = a
 		}
 	}
@@ -172,22 +192,34 @@ func (ss *session) parse(body []byte) error {
 		return err
 	}
 	a := &audited{st: &st, phase: "parse", name: m.Name, start: time.Now()}
-	a.dec = ss.decide(a.st)
-	ss.recordStatement(a)
-	if !allowed(a.dec) {
-		a.err = ss.denial(a)
-		return ss.denyAudited('P', a)
-	}
 	if m.Name != "" && len(ss.stmts) >= maxPrepared {
 		if _, exists := ss.stmts[m.Name]; !exists {
 			return fmt.Errorf("%w: more than %d prepared statements", errTooLarge, maxPrepared)
 		}
 	}
+	if ps := ss.stmts[m.Name]; m.Name != "" && ps != nil && len(ps.cands) >= maxCandidates {
+		a.dec = refuse("parse-flood", fmt.Sprintf("more than %d unconfirmed Parse messages for prepared statement %q", maxCandidates, m.Name))
+	} else {
+		a.dec = ss.decide(a.st)
+	}
+	if a.dec.Action == policy.Review {
+		if err := ss.hold(a, ss.sql.StatementTimeout()); err != nil {
+			return ss.abandon([]*audited{a}, err)
+		}
+		a.start = time.Now()
+	}
+	ss.recordStatement(a)
+	if !a.runs() {
+		a.err = ss.denial(a)
+		return ss.denyAudited('P', a)
+	}
+	var ps *prepared
 	if m.Name == "" {
 		// The unnamed statement is replaced by every Parse.
-		ss.stmts[""] = &prepared{cands: []*sqlclass.Statement{&st}}
+		ps = &prepared{cands: []*sqlclass.Statement{&st}}
+		ss.stmts[""] = ps
 	} else {
-		ps := ss.stmts[m.Name]
+		ps = ss.stmts[m.Name]
 		if ps == nil {
 			ps = &prepared{}
 			// A statement prepared with SQL PREPARE shares the namespace.
@@ -196,12 +228,11 @@ func (ss *session) parse(body []byte) error {
 			}
 			ss.stmts[m.Name] = ps
 		}
-		if len(ps.cands) >= maxCandidates {
-			a.dec = refuse("parse-flood", fmt.Sprintf("more than %d unconfirmed Parse messages for prepared statement %q", maxCandidates, m.Name))
-			a.err = ss.denial(a)
-			return ss.denyAudited('P', a)
-		}
 		ps.cands = append(ps.cands, &st)
+	}
+	if a.appr.approved() {
+		// The approval covers the statement's first execution.
+		ps.approve(&st, a.appr.carried())
 	}
 	ss.q.push(&pending{kind: 'P', stmts: []*audited{a}})
 	ss.up.w.Frame('P', body)
@@ -251,17 +282,25 @@ func (ss *session) execute(body []byte) error {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
 	}
-	// Every statement the name may stand for must be allowed; the last
-	// Parse is the one the audit shows when all are.
+	// Every statement the name may stand for must be allowed or
+	// approved; the last Parse is the one the audit shows when all are.
 	a := &audited{phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
+	review := false
 	for _, st := range pt.cands {
 		a.st, a.dec = st, ss.decide(st)
-		if !allowed(a.dec) {
+		if a.dec.Action == policy.Deny {
 			break
 		}
+		review = review || a.dec.Action == policy.Review
+	}
+	if review && a.dec.Action != policy.Deny {
+		if err := ss.approveExecute(a, pt); err != nil {
+			return ss.abandon([]*audited{a}, err)
+		}
+		a.start = time.Now()
 	}
 	ss.recordStatement(a)
-	if !allowed(a.dec) {
+	if !a.runs() {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
 	}

@@ -37,13 +37,12 @@ func refuse(rule, msg string) policy.Decision {
 	return policy.Decision{Action: policy.Deny, Policy: "sluice", Rule: rule, Message: msg}
 }
 
-// allowed reports whether a decision lets the statement run. Review is a
-// refusal until approvals exist.
-func allowed(d policy.Decision) bool { return d.Action == policy.Allow }
-
 // denial is the ErrorResponse a refused statement gets.
 func (ss *session) denial(a *audited) *pgproto3.ErrorResponse {
 	d := a.dec
+	if d.Action == policy.Review && a.appr != nil {
+		return ss.approvalDenial(a)
+	}
 	var msg strings.Builder
 	switch d.Action {
 	case policy.Review:
@@ -63,7 +62,7 @@ func (ss *session) denial(a *audited) *pgproto3.ErrorResponse {
 	detail := describe(a.st)
 	hint := fmt.Sprintf("sluice session %s, identity %q, target %q: the decision is in its db.query event.", ss.s.ID, ss.s.Identity, ss.s.Target)
 	if d.Action == policy.Review {
-		hint = "Approval of single statements is not available yet, so statements under review are refused. " + hint
+		hint = "No approval broker serves this target, so statements under review are refused. " + hint
 	}
 	return errorResponse(codeInsufficientPrivilege, msg.String(), detail, hint)
 }

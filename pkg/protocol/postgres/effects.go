@@ -58,12 +58,16 @@ func (ss *session) applyConfirmed() {
 			ss.sql.RecordPrepared(x.prepared, x.st)
 			if ps := ss.stmts[x.prepared]; ps != nil {
 				if i := slices.Index(ps.cands, x.st); i >= 0 {
+					for _, gone := range ps.cands[:i] {
+						delete(ps.approved, gone)
+					}
 					ps.cands = ps.cands[i:]
 				}
 			}
 		case x.rejected != "":
 			if ps := ss.stmts[x.rejected]; ps != nil {
 				ps.cands = slices.DeleteFunc(ps.cands, func(st *sqlclass.Statement) bool { return st == x.st })
+				delete(ps.approved, x.st)
 				if len(ps.cands) == 0 {
 					delete(ss.stmts, x.rejected)
 				}

@@ -10,6 +10,7 @@ import (
 // SQLSTATE codes the inspector raises.
 const (
 	codeInsufficientPrivilege = "42501" // denied by policy
+	codeQueryCanceled         = "57014" // a held statement cancelled, or its statement_timeout passed
 	codeProtocolViolation     = "08P01"
 	codeFeatureNotSupported   = "0A000"
 	codeProgramLimitExceeded  = "54000"

@@ -22,11 +22,14 @@ func (ss *session) emitOne(a *audited) {
 	ss.recordResult(a)
 	h, s := ss.h, ss.s
 	decision := string(a.dec.Action)
-	if a.dec.Action == policy.Allow && a.dec.Shadow != nil {
+	switch {
+	case a.dec.Action == policy.Allow && a.dec.Shadow != nil:
 		decision = "would_" + string(a.dec.Shadow.Action)
+	case a.dec.Action == policy.Review && a.runs():
+		decision = "approved"
 	}
 	h.deps.Metrics.Statements.WithLabelValues(s.Identity, s.Target, string(a.st.Kind), decision).Inc()
-	if a.dec.Action == policy.Allow && a.err == nil && a.note == "" && a.phase != "parse" {
+	if a.runs() && a.err == nil && a.note == "" && a.phase != "parse" {
 		h.deps.Metrics.StatementSeconds.WithLabelValues(s.Target).Observe(a.duration.Seconds())
 	}
 
@@ -79,6 +82,9 @@ func (ss *session) emitOne(a *audited) {
 	if sh := a.dec.Shadow; sh != nil {
 		e = e.Str("shadow_decision", "would_"+string(sh.Action)).Str("shadow_policy", sh.Policy).Str("shadow_rule", sh.Rule)
 	}
+	if ai := a.appr; ai != nil && a.dec.Action == policy.Review {
+		e = approvalFields(e, ai)
+	}
 	e = e.Float64("duration_ms", float64(a.duration.Microseconds())/1000)
 	if a.hasRows {
 		e = e.Int64("rows", a.rows)
@@ -90,6 +96,29 @@ func (ss *session) emitOne(a *audited) {
 		e = e.Str("note", a.note)
 	}
 	e.Msg("statement")
+}
+
+// approvalFields adds how a statement under review was decided: the
+// request, its outcome, the approver and reason, the grant it runs under,
+// how long it was held.
+func approvalFields(e *zerolog.Event, ai *approvalInfo) *zerolog.Event {
+	e = e.Str("approval", ai.id).Str("approval_outcome", string(ai.outcome))
+	if g := ai.grantMode(); g != "" {
+		e = e.Str("approval_grant", g)
+	}
+	if ap := ai.approver; ap != nil {
+		e = e.Uint32("approver_uid", ap.UID).Str("approver", ai.approverName())
+	}
+	if ai.reason != "" {
+		e = e.Str("approval_reason", ai.reason)
+	}
+	if ai.held > 0 {
+		e = e.Float64("held_ms", float64(ai.held.Microseconds())/1000)
+	}
+	if ai.cause != nil {
+		e = e.Str("withdrawn_because", ai.cause.Error())
+	}
+	return e
 }
 
 func relations(e *zerolog.Event, key string, rs []sqlclass.Relation) *zerolog.Event {

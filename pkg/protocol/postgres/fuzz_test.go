@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/approval"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
 )
@@ -36,11 +37,25 @@ func fuzzHandler(f *testing.F) *Handler {
 		f.Fatal(err)
 	}
 	h, err := New(testTarget, "127.0.0.1", testConfig(config.Postgres{MaxMessageSize: fuzzMaxMessage}),
-		Deps{Log: log, Policy: newTestPolicy(), Cancels: NewCancels()})
+		Deps{Log: log, Policy: newTestPolicy(), Cancels: NewCancels(), Approvals: autoBroker{}})
 	if err != nil {
 		f.Fatal(err)
 	}
 	return h
+}
+
+// autoBroker decides every request at once, by its fingerprint: about
+// half are approved, the others denied, so that fuzzing runs both ways
+// out of a hold.
+type autoBroker struct{}
+
+func (autoBroker) Check(string, string, string) (*approval.Grant, bool) { return nil, false }
+
+func (autoBroker) Request(_ context.Context, r approval.Request) approval.Outcome {
+	if r.Fingerprint != "" && r.Fingerprint[len(r.Fingerprint)-1]%2 == 0 {
+		return approval.Outcome{Decision: approval.Approved, ID: "fuzzfuzzfuzzfuzz", Grant: &approval.Grant{Once: true}}
+	}
+	return approval.Outcome{Decision: approval.Denied, ID: "fuzzfuzzfuzzfuzz", Message: "denied by the fuzzer"}
 }
 
 func enc(msgs ...pgproto3.FrontendMessage) []byte {

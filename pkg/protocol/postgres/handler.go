@@ -55,6 +55,9 @@ type Deps struct {
 	// Tokens verifies the OIDC tokens clients send as passwords (auth:
 	// oidc); nil refuses them.
 	Tokens TokenVerifier
+	// Approvals holds the statements policies send to review; nil
+	// refuses them.
+	Approvals Approvals
 }
 
 // Handler serves sessions to one PostgreSQL target.
@@ -168,7 +171,7 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	_ = client.SetDeadline(time.Time{})
 	_ = up.counted.SetDeadline(time.Time{})
 
-	err = h.run(s, c, up, dial)
+	err = h.run(ctx, s, c, up, dial)
 	res := c.result()
 	res.BytesDown = up.counted.BytesRead()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -156,6 +156,8 @@ type envOptions struct {
 	// records and recordFailure are the handler's recording settings.
 	records       Recordings
 	recordFailure config.RecordFailure
+	// approvals holds statements under review; nil refuses them.
+	approvals Approvals
 }
 
 // testEnv is one inspector (Handler) in front of one fake server.
@@ -194,6 +196,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	e.h, err = New(testTarget, "127.0.0.1", testConfig(o.pg), Deps{
 		Log: log, Policy: e.policy, Cancels: e.cancels, Records: o.records, RecordFailure: o.recordFailure,
+		Approvals: o.approvals,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ type upstream struct {
 	// session is the session as the client's OIDC token made it (auth:
 	// oidc); nil otherwise.
 	session *protocol.Session
+	gate    *holdGate // where a CancelRequest finds a statement held for approval
 }
 
 // login connects upstream, authenticates both legs and relays the
@@ -44,7 +45,7 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	if h.opts.Database != "" {
 		params["database"] = h.opts.Database
 	}
-	up := &upstream{user: user, database: params["database"], params: params}
+	up := &upstream{user: user, database: params["database"], params: params, gate: &holdGate{}}
 
 	fail := func(code string, err error, format string, args ...any) (*upstream, error) {
 		h.loginEvent(s, st, up, err)
@@ -315,7 +316,7 @@ func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
 			}
 			up.key = &cancelKey{pid: k.ProcessID, secret: append([]byte(nil), k.SecretKey...)}
 			ck := h.deps.Cancels.register(cancelEntry{
-				identity: s.Identity, session: s.ID, dst: s.Dst, upstream: *up.key, started: time.Now(),
+				identity: s.Identity, session: s.ID, dst: s.Dst, upstream: *up.key, started: time.Now(), hold: up.gate,
 			})
 			up.clientKey = ck
 			if err := c.w.Send(&pgproto3.BackendKeyData{ProcessID: uint32(ck >> 32), SecretKey: binary.BigEndian.AppendUint32(nil, uint32(ck))}); err != nil {

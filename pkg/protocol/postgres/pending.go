@@ -45,6 +45,19 @@ type audited struct {
 	masked   []pgmask.Count // what masking did to its result
 	seq      uint64         // its statement event in the recording, when recorded
 	recorded bool
+	appr     *approvalInfo // under review: the approval it was held for, or the grant that let it through
+}
+
+// runs reports whether the statement may be forwarded: allowed, or under
+// review and approved.
+func (a *audited) runs() bool {
+	switch a.dec.Action {
+	case policy.Allow:
+		return true
+	case policy.Review:
+		return a.appr.approved()
+	}
+	return false
 }
 
 // queue is the FIFO of pending requests; the client side pushes, the

@@ -3,7 +3,9 @@ package postgres
 import (
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/sluicehq/sluice/pkg/approval"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/policy"
@@ -96,13 +98,57 @@ func (ss *session) recordStatement(a *audited) {
 		seq, err := rec.Append(ev)
 		if err == nil {
 			a.seq, a.recorded = seq, true
+			ss.recordApproval(a)
 			return
 		}
 		ss.recordFailed("append", err)
 	}
-	if allowed(a.dec) && ss.h.deps.RecordFailure != config.RecordFailureAllow {
+	if a.runs() && ss.h.deps.RecordFailure != config.RecordFailureAllow {
 		a.dec = refuse("recording-failed", fmt.Sprintf("the session's recording cannot be written (%v), and target %q has on_record_failure: deny", ss.recs.failure(), ss.s.Target))
 	}
+}
+
+// recordApproval writes how a's approval was decided, after its statement
+// event and before it is forwarded: who approved or denied it, or why it
+// did not wait to the end. An approval carried over from another step of
+// the same statement was recorded there.
+func (ss *session) recordApproval(a *audited) {
+	ai := a.appr
+	if ai == nil || !ai.fresh || a.dec.Action != policy.Review {
+		return
+	}
+	ev := &record.Approval{ID: ai.id, Statement: a.seq, Approver: ai.approverName(), Grant: ai.grantMode(),
+		HeldUS: ai.held.Microseconds(), Note: ai.reason}
+	if ai.approver != nil {
+		uid := ai.approver.UID
+		ev.ApproverUID = &uid
+	}
+	switch ai.outcome {
+	case approval.Approved:
+		ev.Status = record.ApprovalGranted
+		if ai.held == 0 && ai.grant != nil && !ai.grant.Once {
+			ev.Note = joinNote(ev.Note, "let through by the approval --for of request "+ai.id+" until "+ai.grant.Expires.UTC().Format(time.RFC3339))
+		}
+	case approval.Denied:
+		ev.Status = record.ApprovalRefused
+	case approval.TimedOut:
+		ev.Status = record.ApprovalExpired
+	default:
+		ev.Status = record.ApprovalWithdrawn
+		why := ai.message
+		if ai.cause != nil {
+			why = ai.cause.Error()
+		}
+		ev.Note = joinNote(ev.Note, why)
+	}
+	ss.appendRecord(ev)
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // recordResult writes a's outcome, once its statement was recorded.
@@ -176,18 +222,19 @@ func statementEvent(a *audited) *record.Statement {
 		Phase: a.phase, Text: st.Text, Prepared: a.name, Params: a.params,
 		Class: string(st.Kind), Command: st.Command,
 		Decision: string(a.dec.Action), Policy: a.dec.Policy, Rule: a.dec.Rule,
+		Reads: relationNames(st.Reads), Writes: relationNames(st.Writes),
 	}
-	for _, r := range st.Reads {
-		ev.Reads = append(ev.Reads, r.String())
-	}
-	for _, r := range st.Writes {
-		ev.Writes = append(ev.Writes, r.String())
-	}
-	for _, f := range st.Functions {
-		ev.Functions = append(ev.Functions, f.String())
+	if len(st.Functions) > 0 {
+		ev.Functions = functionNames(st.Functions)
 	}
 	if a.dec.Action != policy.Allow {
 		ev.Reason = a.dec.Message
+	}
+	if a.appr != nil && a.dec.Action == policy.Review {
+		ev.Approval = a.appr.id
+		if a.runs() {
+			ev.Decision = record.DecisionApproved
+		}
 	}
 	if sh := a.dec.Shadow; sh != nil && a.dec.Action == policy.Allow {
 		ev.Shadow = "would_" + string(sh.Action)

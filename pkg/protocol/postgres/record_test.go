@@ -75,6 +75,18 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 				l += " note=" + ev.Note
 			}
 			lines = append(lines, l)
+		case *record.Approval:
+			l := fmt.Sprintf("approval %s of %d %s", ev.ID, ev.Statement, ev.Status)
+			if ev.Approver != "" {
+				l += fmt.Sprintf(" by %s uid=%d", ev.Approver, *ev.ApproverUID)
+			}
+			if ev.Grant != "" {
+				l += " grant=" + ev.Grant
+			}
+			if ev.Note != "" {
+				l += " note=" + ev.Note
+			}
+			lines = append(lines, l)
 		case *record.End:
 			// Returned by End below.
 		default:

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,11 +20,18 @@ const maxPrepared = 10000
 
 // session is one logged-in client session.
 type session struct {
-	h  *Handler
-	s  *protocol.Session
-	c  *conn
-	up *upstream
-	q  queue
+	h   *Handler
+	s   *protocol.Session
+	c   *conn
+	up  *upstream
+	q   queue
+	ctx context.Context // ends when sluiced stops
+
+	// upDone is closed, and upGone set first, when the upstream side has
+	// ended (it has then set a read deadline on the client's connection
+	// to end the client side).
+	upDone chan struct{}
+	upGone atomic.Bool
 
 	// dial connects to the upstream as the session does (catalog lookups).
 	dial protocol.Dialer
@@ -67,6 +75,9 @@ type session struct {
 // refuses. The server's answer narrows the list (see effects).
 type prepared struct {
 	cands []*sqlclass.Statement
+	// approved are candidates approved at Parse, for their first
+	// execution.
+	approved map[*sqlclass.Statement]*approvalInfo
 }
 
 // maxCandidates bounds the unconfirmed Parses of one name.
@@ -77,22 +88,28 @@ type portal struct {
 	cands  []*sqlclass.Statement
 	name   string // statement name
 	params []string
+	// approved are candidates an earlier Execute of the portal ran under
+	// an approval: fetching more of their rows needs no new one.
+	approved map[*sqlclass.Statement]*approvalInfo
 }
 
-// run inspects the session until either side closes.
-func (h *Handler) run(s *protocol.Session, c *conn, up *upstream, dial protocol.Dialer) error {
+// run inspects the session until either side closes, or ctx ends.
+func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *upstream, dial protocol.Dialer) error {
 	defer h.deps.Cancels.remove(up.clientKey)
 	c.r.SetMax(int(h.opts.MaxMessageSize))
 	up.r.SetMax(int(h.opts.MaxMessageSize))
 	path := h.opts.SearchPath
-	if v, ok := searchPathOption(up.params["options"]); ok {
+	if v, ok := settingOption(up.params["options"], "search_path"); ok {
 		path = sqlclass.ParseSearchPath(v)
 	}
 	ss := &session{
-		h: h, s: s, c: c, up: up, dial: dial,
+		h: h, s: s, c: c, up: up, dial: dial, ctx: ctx, upDone: make(chan struct{}),
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
+	}
+	if v, ok := startupSetting(up.params, "statement_timeout"); ok {
+		ss.sql.SetStatementTimeout(v)
 	}
 	ss.openRecording()
 	pumpErr := make(chan error, 1)
@@ -100,7 +117,9 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream, dial protocol.
 		err := ss.pump()
 		// The upstream is gone: unblock the client side without closing
 		// it, so a FATAL can still be written.
+		ss.upGone.Store(true)
 		_ = c.conn.SetReadDeadline(time.Unix(1, 0))
+		close(ss.upDone)
 		pumpErr <- err
 	}()
 	err := ss.serveClient()

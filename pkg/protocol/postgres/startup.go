@@ -60,10 +60,24 @@ func parseStartup(body []byte) (*startup, error) {
 }
 
 // searchPathOption extracts a search_path setting from a startup "options"
-// value (-c search_path=x, --search_path=x): the last one, as the server
-// applies them in order.
-// Backslash escapes a space, as PostgreSQL parses it.
-func searchPathOption(options string) (string, bool) {
+// value.
+func searchPathOption(options string) (string, bool) { return settingOption(options, "search_path") }
+
+// startupSetting returns the value a run-time parameter takes from the
+// startup packet: its own parameter, else the last setting of it in
+// "options" (the server applies the options first, then the parameters).
+func startupSetting(params map[string]string, name string) (string, bool) {
+	if v, ok := params[name]; ok {
+		return v, true
+	}
+	return settingOption(params["options"], name)
+}
+
+// settingOption extracts the setting of parameter name from a startup
+// "options" value (-c name=x, --name=x): the last one, as the server
+// applies them in order. Backslash escapes a space, as PostgreSQL parses
+// it.
+func settingOption(options, name string) (string, bool) {
 	args := splitOptions(options)
 	found, ok := "", false
 	for i := 0; i < len(args); i++ {
@@ -81,7 +95,7 @@ func searchPathOption(options string) (string, bool) {
 			continue
 		}
 		k, v, isKV := strings.Cut(kv, "=")
-		if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == "search_path" {
+		if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == name {
 			found, ok = v, true // the last setting wins, as in the server
 		}
 	}
