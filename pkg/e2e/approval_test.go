@@ -39,7 +39,7 @@ func TestApprovals(t *testing.T) {
 		if got := w.rows(t, 50); len(got) != 1 {
 			t.Fatalf("row 50 is gone while its DELETE is held")
 		}
-		if out := w.cli(t, jobUID, -1, "approve", id); !strings.Contains(out, "own uid") {
+		if out := w.cli(t, jobUID, -1, "approve", id); !strings.Contains(out, "cannot approve one's own request") {
 			t.Errorf("self-approval: %s", out)
 		}
 		if out := w.cli(t, outsiderUID, -1, "approve", id); !strings.Contains(out, "not an approver") {
