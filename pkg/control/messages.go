@@ -14,6 +14,9 @@ const (
 	OpApprovalsWatch = "approvals.watch" // stream the open requests, then every change
 	OpApprove        = "approve"         // approve a request, once or for a window
 	OpDeny           = "deny"            // deny a request
+
+	// OpLogs streams the audit events (logs.go): root and log.readers only.
+	OpLogs = "logs"
 )
 
 // Request is one call.
@@ -23,6 +26,8 @@ type Request struct {
 	ID       string `json:"id,omitempty"`       // OpApprove, OpDeny: the approval request
 	For      string `json:"for,omitempty"`      // OpApprove: a window such as "30m"; "" approves once
 	Reason   string `json:"reason,omitempty"`   // OpApprove, OpDeny (required)
+	// Logs selects the events of OpLogs.
+	Logs *LogsRequest `json:"logs,omitempty"`
 }
 
 // Response is the answer to one Request. Error is set when the call failed;
@@ -38,6 +43,8 @@ type Response struct {
 	// is each step of OpApprovalsWatch, with Change.
 	Approval *Approval `json:"approval,omitempty"`
 	Change   string    `json:"change,omitempty"`
+	// Logs is each step of OpLogs.
+	Logs *LogsBatch `json:"logs,omitempty"`
 }
 
 // Job is the cgroup created for `sluice run`.

@@ -272,10 +272,13 @@ func TestRecordingCrash(t *testing.T) {
 			job := startJob(t, w.socket(), 0, []string{"PGPASSWORD=" + etlPassword, "PGSSLMODE=disable"}, "",
 				pgbench, "-n", "-S", "-M", mode, "-c", "4", "-j", "2", "-T", "10",
 				"-h", w.pg.Host, "-p", strconv.Itoa(w.pg.Port), "-U", "bench", "bench")
-			d.waitEvent(t, "pgbench under load", func(ev event) bool {
+			// Killed in the middle of the load: once a few hundred of
+			// its statements have been reported.
+			if evs := waitEvents(d, 300, func(ev event) bool {
 				return ev.str("event") == "db.query" && strings.Contains(ev.str("statement"), "pgbench_accounts")
-			})
-			time.Sleep(2500 * time.Millisecond)
+			}); len(evs) < 300 {
+				t.Fatalf("pgbench under load: %d db.query events, want 300", len(evs))
+			}
 			d.kill()
 			res := job.wait(t)
 			if res.code == 0 {
