@@ -71,6 +71,20 @@ type Status struct {
 	Maps        map[string]Map    `json:"maps"`
 	Active      int               `json:"active_connections"`
 	Connections map[string]uint64 `json:"kernel_counters"`
+	// Recording is the recording store's state; absent when recording is
+	// off.
+	Recording *RecordingStatus `json:"recording,omitempty"`
+}
+
+// RecordingStatus is what `sluice sessions verify` needs to be checked
+// against from off the host: the host's public key and the head log's
+// current tree head.
+type RecordingStatus struct {
+	HostKey   string `json:"host_key"`    // ed25519:BASE64, the key that signs recordings and the head log
+	HostKeyID string `json:"host_key_id"` // 16 hex digits, as in signatures
+	LogSize   int64  `json:"log_size"`    // recordings and expiries in the head log
+	LogRoot   string `json:"log_root"`    // the signed tree head's root, hex: --log-head SIZE:ROOT
+	Encrypted bool   `json:"encrypted"`   // recordings are encrypted to age recipients
 }
 
 // Program is one attached program.

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/approval/approvalctl"
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/audit/logsctl"
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/control"
@@ -76,6 +77,7 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 		return err
 	}
 	defer log.Close()
+	ocsf.SetProductVersion(Version)
 	d := &Daemon{
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
 		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1), cancels: postgres.NewCancels(),

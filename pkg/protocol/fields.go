@@ -1,6 +1,10 @@
 package protocol
 
-import "github.com/rs/zerolog"
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
+)
 
 // Fields adds to e the fields every event about the session carries:
 // session id, identity, kernel attribution, destination and target.
@@ -14,4 +18,20 @@ func (s *Session) Fields(e *zerolog.Event) *zerolog.Event {
 		e = e.Str("unit", a.Unit)
 	}
 	return e
+}
+
+// OCSFActor returns the session's attribution for the OCSF object of its
+// events; app is the client's application name, if it sent one.
+func (s *Session) OCSFActor(app string) ocsf.Actor {
+	a := s.Attribution
+	return ocsf.Actor{
+		Identity: s.Identity, Session: s.ID, PID: a.PID, UID: a.UID, GID: a.GID,
+		Comm: a.Comm, Exe: a.Exe, Cgroup: a.Cgroup, Unit: a.Unit, App: app,
+	}
+}
+
+// OCSFEndpoints returns the session's client and destination (named for
+// its target) for the OCSF object of its events.
+func (s *Session) OCSFEndpoints() (src, dst ocsf.Endpoint) {
+	return ocsf.Endpoint{Addr: s.Src}, ocsf.Endpoint{Addr: s.Dst, Name: s.Target}
 }

@@ -85,7 +85,7 @@ func (ss *session) emitOne(a *audited) {
 	if a.note != "" {
 		e = e.Str("note", a.note)
 	}
-	e.Msg("statement")
+	ss.ocsfQuery(e, a, text).Msg("statement")
 }
 
 func relations(e *zerolog.Event, key string, rs []sqlclass.Relation) *zerolog.Event {

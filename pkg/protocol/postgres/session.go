@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
@@ -52,6 +53,9 @@ type session struct {
 	// recs is the session's recording; the client side writes statements,
 	// the upstream side results (Append is safe for concurrent use).
 	recs recorder
+
+	// ocsf is what the OCSF objects of the session's events share.
+	ocsf *ocsf.Context
 }
 
 // prepared is a protocol-level prepared statement: the classifications it
@@ -88,6 +92,7 @@ func (h *Handler) run(s *protocol.Session, c *conn, up *upstream, dial protocol.
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
+		ocsf:    ocsfContext(s, up, ""),
 	}
 	ss.openRecording()
 	pumpErr := make(chan error, 1)
