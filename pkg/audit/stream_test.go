@@ -115,8 +115,8 @@ func TestStreamFollow(t *testing.T) {
 	defer cancel()
 	got := make(chan int, 1000)
 	done := make(chan error, 1)
+	cur := s.End()
 	go func() {
-		cur := s.End()
 		for {
 			lines, next, dropped, err := s.Read(ctx, cur, true)
 			if err != nil {

@@ -23,9 +23,10 @@ import (
 )
 
 // recConfig is sluiced in front of one PostgreSQL server, target
-// orders-db, with recording on (the default) and a short fsync interval.
-// The identity may also be claimed by uid 1002, so that a job's recorded
-// attribution is not root's.
+// orders-db, with recording on (the default) and a short fsync interval,
+// encrypted when the template's Recipient is set. The identity may also be
+// claimed by uid 1002, so that a job's recorded attribution is not root's;
+// uid 1003 may read the event stream.
 const recConfig = `
 listen: {{.Listen}}
 listen6: "{{.Listen6}}"
@@ -33,9 +34,10 @@ control_socket: {{.Dir}}/control.sock
 cgroup_root: {{.Root}}
 state_dir: {{.State}}
 policies: {{.Dir}}/policies
-log: { format: json, level: debug }
+log: { format: json, level: debug, readers: { uids: [1003] } }
+metrics: { listen: "{{.Metrics}}" }
 bpf: { pin_dir: {{.PinDir}} }
-recording: { fsync_interval: 50ms }
+recording: { fsync_interval: 50ms{{with .Recipient}}, recipients: ["{{.}}"]{{end}} }
 identities:
   - name: legacy-etl
     egress: deny

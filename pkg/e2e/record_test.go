@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -162,11 +164,8 @@ COMMIT;
 		}
 	})
 
-	// Tampering happens on a copy of the state directory.
-	cp := filepath.Join(t.TempDir(), "state")
-	if err := os.CopyFS(cp, os.DirFS(w.state)); err != nil {
-		t.Fatal(err)
-	}
+	// Tampering happens on copies of the state directory.
+	cp := copyState(t, w.state)
 	file := filepath.Join(record.StoreDir(cp), rec.rel)
 
 	t.Run("verify names a modified event", func(t *testing.T) {
@@ -224,6 +223,109 @@ COMMIT;
 			t.Errorf("verify output does not name deleted session %s:\n%s", id, out)
 		}
 	})
+
+	t.Run("verify names a truncated file", func(t *testing.T) {
+		cp := copyState(t, w.state)
+		file := filepath.Join(record.StoreDir(cp), rec.rel)
+		lines := fileLines(t, file)
+		// Cut after the first statement event: the denial and what
+		// followed are gone, signature included.
+		if err := os.WriteFile(file, bytes.Join(lines[:3], nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep, code := w.verifyReport(t, cp)
+		if code != 1 || !slices.ContainsFunc(rep.Problems, func(p record.Problem) bool {
+			return p.File == rec.rel && strings.Contains(p.Msg, "truncated")
+		}) {
+			t.Errorf("verify of a truncated recording: exit %d, problems %+v", code, rep.Problems)
+		}
+		out, _ := w.cli(t, cp, "sessions", "verify", id)
+		if want := fmt.Sprintf("FAILED  %s: truncated: the file ends after seq 2 with no end event", rec.rel); !strings.Contains(out, want) {
+			t.Errorf("verify %s output lacks %q:\n%s", id, want, out)
+		}
+	})
+
+	t.Run("verify names a forged head", func(t *testing.T) {
+		// The end event rewritten to hide the denial, its hash
+		// recomputed, and the signature line pointed at the new head:
+		// what someone without the host key can do.
+		cp := copyState(t, w.state)
+		file := filepath.Join(record.StoreDir(cp), rec.rel)
+		lines := fileLines(t, file)
+		n := len(lines) - 2 // the end event; the signature follows
+		oldHead := lineHash(t, lines[n])
+		forged := bytes.Replace(lines[n], []byte(`"denied":1`), []byte(`"denied":0`), 1)
+		if bytes.Equal(forged, lines[n]) {
+			t.Fatalf("end event without a denial: %s", lines[n])
+		}
+		lines[n] = rehash(t, forged)
+		lines[n+1] = bytes.Replace(lines[n+1], []byte(oldHead), []byte(lineHash(t, lines[n])), 1)
+		if err := os.WriteFile(file, bytes.Join(lines, nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep, code := w.verifyReport(t, cp)
+		has := func(msg string) bool {
+			return slices.ContainsFunc(rep.Problems, func(p record.Problem) bool { return p.File == rec.rel && strings.Contains(p.Msg, msg) })
+		}
+		if code != 1 || !has("forged head: the signature does not verify") || !has("head differs from the head log") {
+			t.Errorf("verify of a forged head: exit %d, problems %+v", code, rep.Problems)
+		}
+	})
+}
+
+// copyState copies a state directory, for tampering with the copy.
+func copyState(t *testing.T, state string) string {
+	t.Helper()
+	cp := filepath.Join(t.TempDir(), "state")
+	if err := os.CopyFS(cp, os.DirFS(state)); err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// fileLines returns the lines of a file, each with its newline.
+func fileLines(t *testing.T, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+// hashField is what precedes a recording line's hash (docs/recording.md).
+const hashField = `,"hash":"`
+
+// lineHash returns the hash a recording line carries.
+func lineHash(t *testing.T, line []byte) string {
+	t.Helper()
+	i := bytes.LastIndex(line, []byte(hashField))
+	if i < 0 {
+		t.Fatalf("not an event line: %s", line)
+	}
+	return string(line[i+len(hashField) : i+len(hashField)+64])
+}
+
+// rehash recomputes a recording line's hash after its content changed,
+// as a forger would: SHA-256 of the bytes before the hash field.
+func rehash(t *testing.T, line []byte) []byte {
+	t.Helper()
+	i := bytes.LastIndex(line, []byte(hashField))
+	if i < 0 {
+		t.Fatalf("not an event line: %s", line)
+	}
+	sum := sha256.Sum256(line[:i])
+	out := append(bytes.Clone(line[:i]), hashField...)
+	out = append(out, hex.EncodeToString(sum[:])...)
+	out = append(out, `"}`...)
+	if bytes.HasSuffix(line, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out
 }
 
 // TestRecordingCrash runs pgbench through sluice, kills the daemon with

@@ -30,7 +30,7 @@ func (ss *session) ocsfQuery(e *zerolog.Event, a *audited, text string) *zerolog
 		q.Table = st.Reads[0].String()
 	}
 	if a.err != nil {
-		q.Error, q.SQLState = a.err.Message, a.err.Code
+		q.Error, q.SQLState = shownError(a), a.err.Code
 	}
 	return ss.ocsf.Datastore(e, &q)
 }
