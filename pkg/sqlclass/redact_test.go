@@ -120,7 +120,7 @@ func TestClassifiedTextIsRedacted(t *testing.T) {
 		"SELECT 1; ALTER ROLE etl PASSWORD 'multi-secret'; SELECT 2",
 		"SELECT dblink_connect('host=a password=shape-secret-1')",
 		"SELECT dblink_connect('host=a password=shape-secret-2')", // same shape as the one before
-		"ALTER ROLE etl WITH 'quoted-secret'",                      // the parser quotes the literal
+		"ALTER ROLE etl WITH 'quoted-secret'",                     // the parser quotes the literal
 	} {
 		for range 2 { // uncached, then cached
 			stmts, err := c.Classify(sess, q)
