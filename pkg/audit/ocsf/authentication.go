@@ -23,7 +23,7 @@ func (c *Context) Authentication(e *zerolog.Event, l *Login) *zerolog.Event {
 	if l.Error != "" {
 		status, severity = statusFailure, severityMedium
 	}
-	d := c.common(zerolog.Dict(), activityLogon, severity, status)
+	d := c.common(zerolog.Dict(), activityLogon, severity, status, false)
 	if l.Error != "" {
 		d = d.Str("status_detail", l.Error)
 	}

@@ -75,7 +75,7 @@ func (c *Context) Datastore(e *zerolog.Event, q *Query) *zerolog.Event {
 	case q.Decision.Shadow:
 		severity = severityLow
 	}
-	d := c.common(zerolog.Dict(), datastoreActivity(q.Kind, q.Command), severity, status)
+	d := c.common(zerolog.Dict(), datastoreActivity(q.Kind, q.Command), severity, status, true)
 	d = security(d, &q.Decision)
 	if q.SQLState != "" {
 		d = d.Str("status_code", q.SQLState)

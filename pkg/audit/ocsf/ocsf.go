@@ -78,8 +78,9 @@ type Decision struct {
 // when the session starts.
 type Context struct {
 	// shared is the value of "metadata" followed by the members device,
-	// actor, src_endpoint and dst_endpoint.
-	shared []byte
+	// actor, src_endpoint and dst_endpoint; controlled is the same for
+	// events with the security control profile.
+	shared, controlled []byte
 	// database is the value of "type_id" followed by type and database
 	// (Datastore Activity).
 	database []byte
@@ -95,20 +96,22 @@ func NewContext(a *Actor, src, dst Endpoint, database string) *Context {
 	if v := productVersion.Load(); v != nil {
 		product["version"] = *v
 	}
-	b := marshal(map[string]any{
-		"version": Version, "product": product, "profiles": []string{"host", "security_control"},
-		"correlation_uid": a.Session,
-	})
-	b = member(b, "device", map[string]any{"hostname": hostname, "type_id": 1, "type": "Server"})
-	b = member(b, "actor", actorJSON(a))
+	meta := func(profiles ...string) []byte {
+		return marshal(map[string]any{"version": Version, "product": product, "profiles": profiles, "correlation_uid": a.Session})
+	}
+	rest := member(nil, "device", map[string]any{"hostname": hostname, "type_id": 1, "type": "Server"})
+	rest = member(rest, "actor", actorJSON(a))
 	if src.Addr.IsValid() {
-		b = member(b, "src_endpoint", endpointJSON(src))
+		rest = member(rest, "src_endpoint", endpointJSON(src))
 	}
 	if dst.Addr.IsValid() {
-		b = member(b, "dst_endpoint", endpointJSON(dst))
+		rest = member(rest, "dst_endpoint", endpointJSON(dst))
 	}
 	db := member([]byte(`1,"type":"Database"`), "database", map[string]any{"name": database, "type_id": 1, "type": "Relational"})
-	return &Context{shared: b, database: db, dbName: database, cgroup: a.Cgroup, unit: a.Unit}
+	return &Context{
+		shared: append(meta("host"), rest...), controlled: append(meta("host", "security_control"), rest...),
+		database: db, dbName: database, cgroup: a.Cgroup, unit: a.Unit,
+	}
 }
 
 // member appends `,"key":` and v in JSON to b.
@@ -157,12 +160,16 @@ func endpointJSON(e Endpoint) map[string]any {
 // category, activity and type, severity, status, time, and the session's
 // shared objects. Each RawJSON writes a key and a pre-rendered run: the
 // key's value followed by the members that go with it.
-func (c *Context) common(d *zerolog.Event, act *activity, severity, status int) *zerolog.Event {
+func (c *Context) common(d *zerolog.Event, act *activity, severity, status int, controlled bool) *zerolog.Event {
+	shared := c.shared
+	if controlled {
+		shared = c.controlled
+	}
 	return d.RawJSON("class_uid", act.fragment).
 		RawJSON("severity_id", severities[severity]).
 		RawJSON("status_id", statuses[status]).
 		Int64("time", now().UnixMilli()).
-		RawJSON("metadata", c.shared)
+		RawJSON("metadata", shared)
 }
 
 // withUnmapped adds the attribution OCSF has no field for.
