@@ -33,32 +33,70 @@ const redactedValue = "<redacted>"
 //
 // Function arguments such as pg_read_file's path are not secrets and stay.
 
-// secretWords mark an option or setting name that holds a secret.
-var secretWords = []string{"pass", "pwd", "secret", "token", "key", "credential", "salt"}
-
-// connSecretWords mark a connection string keyword or URI parameter that
-// holds a secret. Narrower than secretWords: a string constant may be
-// ordinary data that only looks like key=value pairs.
-var connSecretWords = []string{"pass", "pwd", "secret", "token"}
-
-// prefilter is what a text must contain for redaction to look closer.
-var prefilter = append(slices.Clone(secretWords), "://")
+// secretWords mark an option or setting name that holds a secret;
+// connSecretWords a connection string keyword or URI parameter, a
+// narrower list, as a string constant may be ordinary data that only
+// looks like key=value pairs; prefilter is what a text must contain for
+// redaction to look closer at it.
+var (
+	secretWords     = newWordSet("pass", "pwd", "secret", "token", "key", "credential", "salt")
+	connSecretWords = newWordSet("pass", "pwd", "secret", "token")
+	prefilter       = newWordSet("pass", "pwd", "secret", "token", "key", "credential", "salt", "://")
+)
 
 // secretName reports whether an option or setting name holds a secret.
-func secretName(name string) bool {
-	return containsFold(name, secretWords...) >= 0
-}
+func secretName(name string) bool { return secretWords.index(name) >= 0 }
 
 // connSecretName reports whether a connection string keyword holds a
 // secret.
-func connSecretName(name string) bool {
-	return containsFold(name, connSecretWords...) >= 0
+func connSecretName(name string) bool { return connSecretWords.index(name) >= 0 }
+
+// mayHoldSecret is the cheap test done on every statement text before
+// anything is parsed for redaction: one of the secret words, or a URI.
+func mayHoldSecret(text string) bool { return prefilter.index(text) >= 0 }
+
+// wordSet finds lower-case ASCII words in text, ignoring ASCII case, in
+// one pass: only the words starting with a byte are compared there.
+type wordSet struct {
+	byFirst [256][]string
 }
 
-// mayHoldSecret is the cheap test done on every text before anything is
-// parsed for redaction: one of the secret words, or a URI.
-func mayHoldSecret(text string) bool {
-	return containsFold(text, prefilter...) >= 0
+func newWordSet(words ...string) *wordSet {
+	ws := &wordSet{}
+	for _, w := range words {
+		ws.byFirst[w[0]] = append(ws.byFirst[w[0]], w)
+		if c := w[0]; c >= 'a' && c <= 'z' {
+			ws.byFirst[c-'a'+'A'] = append(ws.byFirst[c-'a'+'A'], w)
+		}
+	}
+	return ws
+}
+
+// index returns the offset of the first word found in s, or -1.
+func (ws *wordSet) index(s string) int {
+	for i := 0; i < len(s); i++ {
+		for _, w := range ws.byFirst[s[i]] {
+			if len(s)-i >= len(w) && equalFoldASCII(s[i+1:i+len(w)], w[1:]) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// equalFoldASCII reports whether s equals the lower-case word w,
+// ignoring the case of ASCII letters.
+func equalFoldASCII(s, w string) bool {
+	for i := 0; i < len(w); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // RedactSecrets replaces in msg, a message about the statement (a server
@@ -114,23 +152,6 @@ func (st *Statement) RedactParams(params []string) []string {
 		return params
 	}
 	return out
-}
-
-// containsFold returns the index of the first of words (lower-case ASCII)
-// found in s, ignoring ASCII case, or -1.
-func containsFold(s string, words ...string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20
-		for _, w := range words {
-			if w[0] != c && w[0] != s[i] || len(s)-i < len(w) {
-				continue
-			}
-			if strings.EqualFold(s[i:i+len(w)], w) {
-				return i
-			}
-		}
-	}
-	return -1
 }
 
 // span is a part of a text to replace.
@@ -296,7 +317,7 @@ func secretTokens(toks []*pg_query.ScanToken) []span {
 // refuses (an unterminated literal, say): everything from the first
 // secret word on is cut.
 func redactUnscannable(text string) redaction {
-	i := containsFold(text, prefilter...)
+	i := prefilter.index(text)
 	if i < 0 {
 		return redaction{text: text}
 	}

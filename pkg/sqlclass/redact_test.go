@@ -223,3 +223,16 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+func TestMayHoldSecret(t *testing.T) {
+	for s, want := range map[string]bool{
+		"ALTER ROLE x PASSWORD 'y'": true, "alter role x PaSsWoRd 'y'": true, "SET app.TOKEN = 1": true,
+		"SELECT dblink_connect('postgresql://u@h')": true, "CREATE TABLE t (a int PRIMARY KEY)": true,
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 42": false, "": false, "p": false, "pas": false,
+		"UPDATE pgbench_tellers SET tbalance = tbalance + 1 WHERE tid = 7": false,
+	} {
+		if got := mayHoldSecret(s); got != want {
+			t.Errorf("mayHoldSecret(%q) = %t, want %t", s, got, want)
+		}
+	}
+}
