@@ -294,3 +294,20 @@ func metricsText(t *testing.T, w *recWorld) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// statementsTotal sums sluice_statements_total over its labels: the
+// statements sluiced decided so far.
+func statementsTotal(t *testing.T, w *recWorld) float64 {
+	t.Helper()
+	var n float64
+	for _, line := range strings.Split(metricsText(t, w), "\n") {
+		if !strings.HasPrefix(line, "sluice_statements_total{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			n += v
+		}
+	}
+	return n
+}
