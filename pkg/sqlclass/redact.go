@@ -8,7 +8,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// Redacted is what stands for a secret literal in a statement's text.
+// Redacted is what stands for a secret literal in a statement's text
+// (written '...'; a literal written otherwise is replaced by one of the
+// same form, see whole).
 const Redacted = "'<redacted>'"
 
 // redactedValue is what stands for a secret inside a connection string.
@@ -185,11 +187,12 @@ func redact(text string) redaction {
 	var spans []span
 	var params []int
 	if tree, err := pg_query.Parse(text); err == nil {
-		spans, params = secretNodes(tree, toks)
+		spans, params = secretNodes(text, tree, toks)
 	} else {
-		spans = secretTokens(toks)
+		spans = secretTokens(text, toks)
 	}
 	spans = append(spans, connStrings(text, toks, spans)...)
+	spans = slices.DeleteFunc(spans, func(s span) bool { return text[s.start:s.end] == s.with }) // already redacted
 	if len(spans) == 0 {
 		return redaction{text: text, params: params}
 	}
@@ -238,10 +241,10 @@ func tokenAt(toks []*pg_query.ScanToken, offset int32) *pg_query.ScanToken {
 // arguments and setting values whose names are secret, set_config values
 // of secret settings. Each constant is replaced as a whole; parameters
 // are returned by number.
-func secretNodes(tree *pg_query.ParseResult, toks []*pg_query.ScanToken) (spans []span, params []int) {
+func secretNodes(text string, tree *pg_query.ParseResult, toks []*pg_query.ScanToken) (spans []span, params []int) {
 	add := func(loc int32) {
 		if t := tokenAt(toks, loc); t != nil {
-			spans = append(spans, span{int(t.Start), int(t.End), Redacted})
+			spans = append(spans, whole(text, t))
 		}
 	}
 	walkMessages(tree.ProtoReflect(), func(m protoreflect.Message) {
@@ -303,11 +306,11 @@ func walkMessages(m protoreflect.Message, f func(protoreflect.Message)) {
 // secretTokens is the fallback for a text the parser refuses (it is
 // refused and reported, text included) that may hold a secret: its
 // structure is unknown, so every string constant in it is replaced.
-func secretTokens(toks []*pg_query.ScanToken) []span {
+func secretTokens(text string, toks []*pg_query.ScanToken) []span {
 	var spans []span
 	for _, t := range toks {
 		if isString(t.Token) {
-			spans = append(spans, span{int(t.Start), int(t.End), Redacted})
+			spans = append(spans, whole(text, t))
 		}
 	}
 	return spans
@@ -332,4 +335,30 @@ func isString(t pg_query.Token) bool {
 func (st *Statement) redact(text string) {
 	r := redact(text)
 	st.Text, st.secrets, st.secretParams = r.text, r.secrets, r.params
+}
+
+// whole replaces the string constant t of text as a whole, with a constant
+// of the same form: '<redacted>', E'<redacted>', U&'<redacted>',
+// $tag$<redacted>$tag$, or an empty B'' or X''. Keeping the form keeps
+// how the constant reads next to its neighbours (two constants separated
+// by a newline are one when both are written '...').
+func whole(text string, t *pg_query.ScanToken) span {
+	raw := text[t.Start:t.End]
+	with := Redacted
+	switch {
+	case raw[0] == '$':
+		if end := strings.IndexByte(raw[1:], '$'); end >= 0 {
+			tag := raw[:end+2]
+			with = tag + redactedValue + tag
+		}
+	case len(raw) > 1 && (raw[0] == 'E' || raw[0] == 'e') && raw[1] == '\'':
+		with = "E" + Redacted
+	case len(raw) > 2 && (raw[0] == 'U' || raw[0] == 'u') && raw[1] == '&':
+		with = "U&" + Redacted
+	case raw[0] == 'B' || raw[0] == 'b':
+		with = "B''"
+	case raw[0] == 'X' || raw[0] == 'x':
+		with = "X''"
+	}
+	return span{int(t.Start), int(t.End), with}
 }

@@ -24,7 +24,7 @@ func connStrings(text string, toks []*pg_query.ScanToken, found []span) []span {
 		v, ok := literalValue(raw)
 		if !ok {
 			if red := redactConnString(raw); red != raw {
-				spans = append(spans, span{int(t.Start), int(t.End), Redacted})
+				spans = append(spans, whole(text, t))
 			}
 			continue
 		}

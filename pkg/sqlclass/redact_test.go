@@ -26,8 +26,8 @@ func TestRedact(t *testing.T) {
 			`alter role etl with login encrypted password '<redacted>' valid until 'infinity'`},
 		{"create role", `CREATE ROLE etl LOGIN PASSWORD 'SCRAM-SHA-256$4096:abc=' CONNECTION LIMIT 3`,
 			`CREATE ROLE etl LOGIN PASSWORD '<redacted>' CONNECTION LIMIT 3`},
-		{"create user, escape string", `CREATE USER bob WITH PASSWORD E'it\'s secret'`, `CREATE USER bob WITH PASSWORD '<redacted>'`},
-		{"dollar quoted", `ALTER USER bob PASSWORD $pw$Secret'1$pw$`, `ALTER USER bob PASSWORD '<redacted>'`},
+		{"create user, escape string", `CREATE USER bob WITH PASSWORD E'it\'s secret'`, `CREATE USER bob WITH PASSWORD E'<redacted>'`},
+		{"dollar quoted", `ALTER USER bob PASSWORD $pw$Secret'1$pw$`, `ALTER USER bob PASSWORD $pw$<redacted>$pw$`},
 		{"password null", `ALTER ROLE bob PASSWORD NULL VALID UNTIL '2030-01-01'`, `ALTER ROLE bob PASSWORD NULL VALID UNTIL '2030-01-01'`},
 		{"create group", `CREATE GROUP admins WITH PASSWORD 'grp-secret'`, `CREATE GROUP admins WITH PASSWORD '<redacted>'`},
 		// Options of user mappings, servers, wrappers.
@@ -68,7 +68,9 @@ func TestRedact(t *testing.T) {
 			`CREATE SUBSCRIPTION sub CONNECTION 'host=primary password=<redacted> dbname=orders' PUBLICATION pub`},
 		{"alter subscription", `ALTER SUBSCRIPTION sub CONNECTION 'host=primary password=rep-secret'`,
 			`ALTER SUBSCRIPTION sub CONNECTION 'host=primary password=<redacted>'`},
-		{"escape string connection", `SELECT dblink_connect(E'host=h password=e\\x41secret')`, `SELECT dblink_connect('<redacted>')`},
+		{"escape string connection", `SELECT dblink_connect(E'host=h password=e\\x41secret')`, `SELECT dblink_connect(E'<redacted>')`},
+		{"unicode string", `ALTER ROLE x PASSWORD U&'d\0061t\+000061'`, `ALTER ROLE x PASSWORD U&'<redacted>'`},
+		{"continued constant", "ALTER ROLE x PASSWORD 'a' NONSENSE B'1'\n'p-secret'", "ALTER ROLE x PASSWORD '<redacted>' NONSENSE B''"}, // a bit string continued on the next line is one constant
 		{"dollar quoted connection", `SELECT dblink_connect($$host=h password=dq-secret$$)`, `SELECT dblink_connect($$host=h password=<redacted>$$)`},
 		{"inserted connection string", `INSERT INTO staging.conns (dsn) VALUES ('host=h user=u password=ins-secret')`,
 			`INSERT INTO staging.conns (dsn) VALUES ('host=h user=u password=<redacted>')`},
