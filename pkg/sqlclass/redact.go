@@ -339,7 +339,7 @@ func (st *Statement) redact(text string) {
 
 // whole replaces the string constant t of text as a whole, with a constant
 // of the same form: '<redacted>', E'<redacted>', U&'<redacted>',
-// $tag$<redacted>$tag$, or an empty B” or X”. Keeping the form keeps
+// $tag$<redacted>$tag$, or an empty bit or hex string. Keeping the form keeps
 // how the constant reads next to its neighbours (two constants separated
 // by a newline are one when both are written '...').
 func whole(text string, t *pg_query.ScanToken) span {
