@@ -21,6 +21,7 @@ commands:
   sessions list|show|verify [ARGS]       list, show and verify session recordings (sluice sessions help)
   replay ID [--speed N]                  print a recorded session as it happened, with its timing
   policy check|test|explain ...          check, test and explain policies offline (sluice policy help)
+  logs [-f] [--event T] [--identity X] [--since D] [--json]  the audit events, and with -f every new one
   approvals list|watch [--json]          the statements held for approval (sluice approvals help)
   approve ID [--once | --for D] [--reason TEXT]  let a held statement run, once or for a window
   deny ID --reason TEXT                  refuse a held statement
@@ -83,6 +84,8 @@ func run(args []string) error {
 		return cmdReplay(os.Stdout, rest)
 	case "policy":
 		return cmdPolicy(rest)
+	case "logs":
+		return cmdLogs(control, rest)
 	case "approvals":
 		return cmdApprovals(control, rest)
 	case "approve":

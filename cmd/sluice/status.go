@@ -52,7 +52,21 @@ func printStatus(st *control.Status) {
 	fmt.Fprintf(w, "pins\t%s\n", pins)
 	fmt.Fprintf(w, "listeners\t%s\n", strings.Join(st.Listeners, ", "))
 	fmt.Fprintf(w, "active connections\t%d\n", st.Active)
-	fmt.Fprintf(w, "host key\t%s\n", hostKeyStatus(st.Config))
+	if r := st.Recording; r != nil {
+		fmt.Fprintf(w, "host key\t%s (id %s)\n", r.HostKey, r.HostKeyID)
+		if r.LogSize == 0 {
+			fmt.Fprintf(w, "head log\tempty (no recording closed yet)\n")
+		} else {
+			fmt.Fprintf(w, "head log\t%d:%s (for sluice sessions verify --log-head)\n", r.LogSize, r.LogRoot)
+		}
+		enc := "no"
+		if r.Encrypted {
+			enc = "yes (age)"
+		}
+		fmt.Fprintf(w, "recordings encrypted\t%s\n", enc)
+	} else {
+		fmt.Fprintf(w, "recording\toff (recording.enabled: false)\n")
+	}
 	w.Flush()
 
 	fmt.Println("\nprograms:")

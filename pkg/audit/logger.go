@@ -3,7 +3,6 @@ package audit
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -21,9 +20,10 @@ func init() {
 
 // Logger emits events. It is safe for concurrent use.
 type Logger struct {
-	z    zerolog.Logger
-	file *os.File
-	buf  *bufferedWriter // nil when unbuffered
+	z      zerolog.Logger
+	file   *rotatingFile
+	buf    *bufferedWriter // nil when unbuffered
+	stream *Stream         // nil without history
 }
 
 // Options configure a Logger.
@@ -31,8 +31,15 @@ type Options struct {
 	Format string // "json" (default) or "text" (human-readable, for terminals)
 	Level  string // "debug", "info" (default), "warn", "error"
 	File   string // also append events to this file (created 0600)
+	// MaxSize rotates File when it would grow past this many bytes (0:
+	// never); MaxFiles rotated files are kept (File.1 the newest).
+	MaxSize  int64
+	MaxFiles int
 	// Buffered batches writes (see bufferedWriter); Close flushes.
 	Buffered bool
+	// History keeps the most recent events, in JSON whatever Format says,
+	// in a Stream of this many bytes for readers to follow (0: none).
+	History int
 }
 
 // New returns a Logger writing to w and, if set, to opts.File.
@@ -40,9 +47,9 @@ func New(w io.Writer, opts Options) (*Logger, error) {
 	l := &Logger{}
 	writers := []io.Writer{w}
 	if opts.File != "" {
-		f, err := os.OpenFile(opts.File, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := openRotating(opts.File, opts.MaxSize, opts.MaxFiles)
 		if err != nil {
-			return nil, fmt.Errorf("audit: open log file: %w", err)
+			return nil, err
 		}
 		l.file = f
 		writers = append(writers, f)
@@ -55,6 +62,10 @@ func New(w io.Writer, opts Options) (*Logger, error) {
 	if opts.Format == "text" {
 		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
 	}
+	if opts.History > 0 {
+		l.stream = NewStream(opts.History)
+		out = teeWriter{stream: l.stream, next: out}
+	}
 	lvl := zerolog.InfoLevel
 	if opts.Level != "" {
 		var err error
@@ -65,6 +76,10 @@ func New(w io.Writer, opts Options) (*Logger, error) {
 	l.z = zerolog.New(out).Level(lvl).With().Timestamp().Int("v", SchemaVersion).Logger()
 	return l, nil
 }
+
+// Stream returns the Logger's history of recent events, which readers
+// follow; nil when Options.History was 0.
+func (l *Logger) Stream() *Stream { return l.stream }
 
 // Discard is a Logger that writes nothing (tests, offline tools).
 func Discard() *Logger { return &Logger{z: zerolog.Nop()} }
@@ -104,6 +119,17 @@ func (l *Logger) Close() error {
 		return l.file.Close()
 	}
 	return nil
+}
+
+// teeWriter hands each event line to the stream, then to the outputs.
+type teeWriter struct {
+	stream *Stream
+	next   io.Writer
+}
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	_, _ = t.stream.Write(p)
+	return t.next.Write(p)
 }
 
 // lockedWriter serializes writes so lines from concurrent events never mix.

@@ -95,17 +95,7 @@ func (v *validator) approvals() {
 	if t := a.Timeout; (t < MinApprovalTimeout || t > MaxApprovalTimeout) && !v.skip("approvals.timeout") {
 		v.errorf("approvals.timeout", "must be between %s and %s, got %s", MinApprovalTimeout, MaxApprovalTimeout, t)
 	}
-	for _, l := range []struct {
-		key, kind string
-		ids       []uint32
-	}{{"uids", "uid", a.Approvers.UIDs}, {"gids", "gid", a.Approvers.GIDs}} {
-		for j, n := range l.ids {
-			p := fmt.Sprintf("approvals.approvers.%s[%d]", l.key, j)
-			if n == invalidID && !v.skip(p) {
-				v.errorf(p, "%d is not a valid %s", n, l.kind)
-			}
-		}
-	}
+	v.ids("approvals.approvers", a.Approvers.UIDs, a.Approvers.GIDs)
 	seen := map[string]string{}
 	for i := range a.Webhooks {
 		w := &a.Webhooks[i]

@@ -26,7 +26,7 @@ func TestParseExample(t *testing.T) {
 		Exclude: []Exclusion{
 			{Prefix: netip.MustParsePrefix("127.0.0.53/32"), Port: 53},
 		},
-		Log:     Log{Format: LogJSON, File: "", Level: LogInfo},
+		Log:     Log{Format: LogJSON, File: "", Level: LogInfo, MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles},
 		Metrics: Metrics{Listen: "127.0.0.1:9464"},
 		BPF: BPF{
 			PinDir: "",
@@ -113,7 +113,7 @@ control_socket: /run/x//sluice.sock
 cgroup_root: /build.slice/
 state_dir: /var/lib/sluice/
 fail_mode: open
-log: {format: text, level: debug, file: /var/log/sluice.log}
+log: {format: text, level: debug, file: /var/log/sluice.log, max_size: 10MiB, max_files: 0, readers: {uids: [1001], gids: [27]}}
 metrics: {listen: ":9464"}
 bpf:
   pin_dir: /sys/fs/bpf/other
@@ -128,7 +128,8 @@ bpf:
 				want.CgroupRoot = "/build.slice"
 				want.StateDir = "/var/lib/sluice"
 				want.FailMode = FailOpen
-				want.Log = Log{Format: LogText, Level: LogDebug, File: "/var/log/sluice.log"}
+				want.Log = Log{Format: LogText, Level: LogDebug, File: "/var/log/sluice.log", MaxSize: 10 << 20, MaxFiles: 0,
+					Readers: Readers{UIDs: []uint32{1001}, GIDs: []uint32{27}}}
 				want.Metrics.Listen = ":9464"
 				want.BPF = BPF{PinDir: "/sys/fs/bpf/other", Mark: 1, MapSizes: MapSizes{16, 1 << 22, 1000, 16, 32}}
 				if !reflect.DeepEqual(c, want) {

@@ -39,8 +39,10 @@ func Default() *Config {
 		PoliciesDir:   DefaultPoliciesDir,
 		FailMode:      FailClosed,
 		Log: Log{
-			Format: LogJSON,
-			Level:  LogInfo,
+			Format:   LogJSON,
+			Level:    LogInfo,
+			MaxSize:  DefaultLogMaxSize,
+			MaxFiles: DefaultLogMaxFiles,
 		},
 		BPF: BPF{
 			Mark: DefaultMark,

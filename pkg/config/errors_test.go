@@ -372,6 +372,16 @@ targets:
 			},
 		},
 		{
+			name: "log rotation and readers",
+			yaml: "log:\n  max_size: 4KiB\n  max_files: 1000\n  readers: {uids: [4294967295], gids: [-1]}\n",
+			want: []wantErr{
+				{"sluice.yaml:4: log.readers.gids[0]: ", "must not be negative"},
+				{"sluice.yaml:2: log.max_size: ", "must be 0 (never rotate) or at least 1MiB, got 4096 bytes"},
+				{"sluice.yaml:3: log.max_files: ", "must be at most 100, got 1000"},
+				{"sluice.yaml:4: log.readers.uids[0]: ", "4294967295 is not a valid uid"},
+			},
+		},
+		{
 			name: "bpf",
 			yaml: "bpf:\n  mark: 0\n  map_sizes:\n    origins: 8\n    exclusions: 0x800000\n    tagged_uid: 10\n",
 			want: []wantErr{

@@ -33,6 +33,9 @@ func logFields(l *Log) []field {
 		{"format", str(&l.Format)},
 		{"file", str(&l.File)},
 		{"level", str(&l.Level)},
+		{"max_size", byteSize(&l.MaxSize)},
+		{"max_files", u32(&l.MaxFiles)},
+		{"readers", object(readersFields(&l.Readers))},
 	}
 }
 

@@ -72,6 +72,12 @@ type Log struct {
 	// standard output only.
 	File  string
 	Level LogLevel
+	// MaxSize rotates File when it would grow past this many bytes (0:
+	// never); MaxFiles rotated files are kept (log.go).
+	MaxSize  uint64
+	MaxFiles uint32
+	// Readers may follow the event stream (sluice logs), besides root.
+	Readers Readers
 }
 
 // LogFormat is the value of log.format.

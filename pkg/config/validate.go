@@ -42,9 +42,7 @@ func validate(c *Config, d *decoder) {
 	v.absPath("state_dir", &c.StateDir, false)
 	v.absPath("policies", &c.PoliciesDir, false)
 	oneOf(v, "fail_mode", c.FailMode, FailClosed, FailOpen)
-	oneOf(v, "log.format", c.Log.Format, LogJSON, LogText)
-	oneOf(v, "log.level", c.Log.Level, LogDebug, LogInfo, LogWarn, LogError)
-	v.absPath("log.file", &c.Log.File, true)
+	v.log()
 	if c.Metrics.Listen != "" && !v.skip("metrics.listen") {
 		if _, err := parseHostPort(c.Metrics.Listen, true); err != nil {
 			v.errorf("metrics.listen", "invalid address %q: %v", c.Metrics.Listen, err)
@@ -253,18 +251,7 @@ func (v *validator) identities() {
 			}
 		}
 		v.match(i, item+".match", &id.Match, matches)
-		for _, l := range []struct {
-			key  string
-			kind string
-			ids  []uint32
-		}{{"uids", "uid", id.ClaimableBy.UIDs}, {"gids", "gid", id.ClaimableBy.GIDs}} {
-			for j, n := range l.ids {
-				p := fmt.Sprintf("%s.claimable_by.%s[%d]", item, l.key, j)
-				if n == invalidID && !v.skip(p) {
-					v.errorf(p, "%d is not a valid %s", n, l.kind)
-				}
-			}
-		}
+		v.ids(item+".claimable_by", id.ClaimableBy.UIDs, id.ClaimableBy.GIDs)
 		oneOf(v, item+".egress", id.Egress, EgressDeny, EgressAllow)
 	}
 }

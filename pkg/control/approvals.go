@@ -59,4 +59,4 @@ type Grant struct {
 
 // Streaming reports whether op is answered by a stream of responses
 // (see Streamer) rather than by one.
-func Streaming(op string) bool { return op == OpApprovalsWatch }
+func Streaming(op string) bool { return op == OpApprovalsWatch || op == OpLogs }

@@ -17,6 +17,9 @@ const (
 	OpApprovalsWatch = "approvals.watch" // stream the open requests, then every change
 	OpApprove        = "approve"         // approve a request, once or for a window
 	OpDeny           = "deny"            // deny a request
+
+	// OpLogs streams the audit events (logs.go): root and log.readers only.
+	OpLogs = "logs"
 )
 
 // Request is one call.
@@ -29,6 +32,8 @@ type Request struct {
 	ID     string `json:"id,omitempty"`     // OpApprove, OpDeny: the approval request
 	For    string `json:"for,omitempty"`    // OpApprove: a window such as "30m"; "" approves once
 	Reason string `json:"reason,omitempty"` // OpApprove, OpDeny (required)
+	// Logs selects the events of OpLogs.
+	Logs *LogsRequest `json:"logs,omitempty"`
 }
 
 // Response is the answer to one Request. Error is set when the call failed;
@@ -44,6 +49,8 @@ type Response struct {
 	// is each step of OpApprovalsWatch, with Change.
 	Approval *Approval `json:"approval,omitempty"`
 	Change   string    `json:"change,omitempty"`
+	// Logs is each step of OpLogs.
+	Logs *LogsBatch `json:"logs,omitempty"`
 }
 
 // Job is the cgroup created for `sluice run`.
@@ -81,6 +88,20 @@ type Status struct {
 	Maps        map[string]Map    `json:"maps"`
 	Active      int               `json:"active_connections"`
 	Connections map[string]uint64 `json:"kernel_counters"`
+	// Recording is the recording store's state; absent when recording is
+	// off.
+	Recording *RecordingStatus `json:"recording,omitempty"`
+}
+
+// RecordingStatus is what `sluice sessions verify` needs to be checked
+// against from off the host: the host's public key and the head log's
+// current tree head.
+type RecordingStatus struct {
+	HostKey   string `json:"host_key"`    // ed25519:BASE64, the key that signs recordings and the head log
+	HostKeyID string `json:"host_key_id"` // 16 hex digits, as in signatures
+	LogSize   int64  `json:"log_size"`    // recordings and expiries in the head log
+	LogRoot   string `json:"log_root"`    // the signed tree head's root, hex: --log-head SIZE:ROOT
+	Encrypted bool   `json:"encrypted"`   // recordings are encrypted to age recipients
 }
 
 // Program is one attached program.

@@ -159,11 +159,11 @@ func (s *Server) stream(ctx context.Context, c *net.UnixConn, peer Peer, req Req
 	}()
 	send := func(resp Response) error {
 		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		data, err := json.Marshal(resp)
+		data, err := encodeResponse(resp)
 		if err != nil {
 			return err
 		}
-		_, err = c.Write(append(data, '\n'))
+		_, err = c.Write(data)
 		return err
 	}
 	if err := st.Stream(ctx, peer, req, send); err != nil {
@@ -209,8 +209,20 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 
 func writeResponse(c net.Conn, resp Response) {
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	data, _ := json.Marshal(resp)
-	_, _ = c.Write(append(data, '\n'))
+	data, _ := encodeResponse(resp)
+	_, _ = c.Write(data)
+}
+
+// encodeResponse is one response line. HTML characters are not escaped:
+// event lines (OpLogs) pass through as sluiced wrote them.
+func encodeResponse(resp Response) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func peerCred(c *net.UnixConn) (Peer, error) {

@@ -1,12 +1,9 @@
 package daemon
 
 import (
-	"context"
-
 	"github.com/sluicehq/sluice/pkg/approval"
 	"github.com/sluicehq/sluice/pkg/approval/approvalctl"
 	"github.com/sluicehq/sluice/pkg/config"
-	"github.com/sluicehq/sluice/pkg/control"
 )
 
 // startApprovals creates the daemon's approval broker: grants in
@@ -54,11 +51,4 @@ func approvalSettings(cfg *config.Config) approval.Settings {
 		s.Webhooks = append(s.Webhooks, approval.Webhook{URL: w.URL, Format: approval.Format(w.Format), Timeout: w.Timeout})
 	}
 	return s
-}
-
-var _ control.Streamer = (*controlHandler)(nil)
-
-// Stream answers the streaming operations (approvals.watch).
-func (h *controlHandler) Stream(ctx context.Context, peer control.Peer, req control.Request, send func(control.Response) error) error {
-	return h.d.approvalOps.Stream(ctx, peer, req, send)
 }

@@ -88,6 +88,17 @@ func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req cont
 	return control.Response{Error: "unknown operation " + req.Op}
 }
 
+var _ control.Streamer = (*controlHandler)(nil)
+
+// Stream answers the streaming operations: approvals.watch (approvals.go)
+// and logs (logs.go).
+func (h *controlHandler) Stream(ctx context.Context, peer control.Peer, req control.Request, send func(control.Response) error) error {
+	if req.Op == control.OpLogs {
+		return h.d.logsOps.Stream(ctx, peer, req, send)
+	}
+	return h.d.approvalOps.Stream(ctx, peer, req, send)
+}
+
 func (d *Daemon) knownIdentity(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

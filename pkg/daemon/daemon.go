@@ -14,6 +14,8 @@ import (
 	"github.com/sluicehq/sluice/pkg/approval"
 	"github.com/sluicehq/sluice/pkg/approval/approvalctl"
 	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/audit/logsctl"
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/control"
@@ -57,6 +59,7 @@ type Daemon struct {
 
 	approvals   *approval.Broker // statements held for review (approvals.go)
 	approvalOps *approvalctl.Ops
+	logsOps     *logsctl.Ops // sluice logs (logs.go)
 
 	// OIDC (oidc.go): the verifier of the configured issuers, swapped on
 	// reload, and the bindings of jobs started with a token.
@@ -76,11 +79,13 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 	}
 	log, err := audit.New(stdout, audit.Options{
 		Format: string(cfg.Log.Format), Level: string(cfg.Log.Level), File: cfg.Log.File, Buffered: true,
+		MaxSize: int64(min(cfg.Log.MaxSize, 1<<62)), MaxFiles: int(cfg.Log.MaxFiles), History: audit.DefaultHistoryBytes,
 	})
 	if err != nil {
 		return err
 	}
 	defer log.Close()
+	ocsf.SetProductVersion(Version)
 	d := &Daemon{
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
 		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1), cancels: postgres.NewCancels(),
@@ -103,6 +108,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 	if err := d.startApprovals(cfg); err != nil {
 		return err
 	}
+	d.startLogs()
 	defer d.approvals.Close()
 	if d.records, err = d.openRecords(cfg); err != nil {
 		return err

@@ -95,20 +95,27 @@ func (d *Daemon) startJob(peer control.Peer, name string, token *identity.OIDC) 
 
 // authorizeClaim: root, or a uid/gid listed in the identity's claimable_by.
 func authorizeClaim(peer control.Peer, ident *config.Identity) error {
-	if peer.UID == 0 {
+	if listed(peer, ident.ClaimableBy.UIDs, ident.ClaimableBy.GIDs) {
 		return nil
-	}
-	if slices.Contains(ident.ClaimableBy.UIDs, peer.UID) {
-		return nil
-	}
-	gids := []uint32{peer.GID}
-	gids = append(gids, supplementaryGroups(peer.PID)...)
-	for _, g := range gids {
-		if slices.Contains(ident.ClaimableBy.GIDs, g) {
-			return nil
-		}
 	}
 	return fmt.Errorf("%w: uid %d may not claim identity %q (see claimable_by)", ErrNotAuthorized, peer.UID, ident.Name)
+}
+
+// listed reports whether the caller is root, or has one of uids, or one
+// of gids as its primary or a supplementary group.
+func listed(peer control.Peer, uids, gids []uint32) bool {
+	if peer.UID == 0 || slices.Contains(uids, peer.UID) {
+		return true
+	}
+	if len(gids) == 0 {
+		return false
+	}
+	for _, g := range append([]uint32{peer.GID}, supplementaryGroups(peer.PID)...) {
+		if slices.Contains(gids, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkNotTaggedElsewhere refuses a caller already running under another

@@ -119,7 +119,9 @@ func (d *Daemon) reload() error {
 	// Keep what only a restart can change.
 	cfg.Listen, cfg.ListenAddr, cfg.Listen6, cfg.Listen6Addr = old.Listen, old.ListenAddr, old.Listen6, old.Listen6Addr
 	cfg.CgroupRoot, cfg.FailMode, cfg.BPF, cfg.ControlSocket = old.CgroupRoot, old.FailMode, old.BPF, old.ControlSocket
+	readers := cfg.Log.Readers // who may follow the events applies at once
 	cfg.StateDir, cfg.Log, cfg.Metrics, cfg.Recording = old.StateDir, old.Log, old.Metrics, old.Recording
+	cfg.Log.Readers = readers
 
 	fail := func(what string, err error) error {
 		d.metrics.ConfigReloads.WithLabelValues("failure").Inc()
@@ -198,7 +200,7 @@ func restartKeys(a, b *config.Config) []string {
 	add(a.BPF.PinDir != b.BPF.PinDir || a.BPF.Mark != b.BPF.Mark || a.BPF.MapSizes != b.BPF.MapSizes, "bpf")
 	add(a.ControlSocket != b.ControlSocket, "control_socket")
 	add(a.StateDir != b.StateDir, "state_dir")
-	add(a.Log != b.Log, "log")
+	add(a.Log.Restart(b.Log), "log")
 	add(a.Metrics != b.Metrics, "metrics")
 	add(!reflect.DeepEqual(a.Recording, b.Recording), "recording")
 	add(httpListen(a) != httpListen(b), "approvals.http.listen")

@@ -59,5 +59,12 @@ func (d *Daemon) status() (*control.Status, error) {
 	if s, err := d.it.Stats(); err == nil {
 		st.Connections = s.Named()
 	}
+	if r := d.records; r != nil {
+		pub, head := r.PublicKey(), r.LogHead()
+		st.Recording = &control.RecordingStatus{
+			HostKey: pub.String(), HostKeyID: pub.ID(), LogSize: head.Size, LogRoot: head.Root,
+			Encrypted: len(cfg.Recording.Recipients) > 0,
+		}
+	}
 	return st, nil
 }

@@ -58,6 +58,9 @@ func TestApprovals(t *testing.T) {
 			q.str("approval_grant") != "once" || q.num("held_ms") <= 0 || q.num("rows") != 1 {
 			t.Errorf("db.query: %v", q)
 		}
+		if o, _ := q["ocsf"].(map[string]any); o == nil || o["disposition"] != "Approved" || o["action"] != "Allowed" {
+			t.Errorf("db.query ocsf of an approved statement: %v", q["ocsf"])
+		}
 		if ev := w.decided(t, "approval.approved", id); ev.num("approver_uid") != approverUID || ev["held"] != true {
 			t.Errorf("approval.approved: %v", ev)
 		}

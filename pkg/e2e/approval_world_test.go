@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,56 +112,12 @@ func newApprovalWorld(t *testing.T) *approvalWorld {
 	return w
 }
 
-// asyncJob is a job still running.
-type asyncJob struct {
-	cmd       *exec.Cmd
-	out, errb bytes.Buffer
-	done      chan struct{}
-	err       error
-}
-
 // start runs argv as `sluice run --identity legacy-etl` as uid 1001,
 // without waiting.
 func (w *approvalWorld) start(t *testing.T, env []string, stdin string, argv ...string) *asyncJob {
 	t.Helper()
-	args := append([]string{"--control", w.socket(), "run", "--identity", "legacy-etl", "--"}, argv...)
-	j := &asyncJob{cmd: exec.Command(filepath.Join(binDir, "sluice"), args...), done: make(chan struct{})}
-	j.cmd.Env = append(os.Environ(), append([]string{"HOME=/tmp", "PGCONNECT_TIMEOUT=10", "PGSSLMODE=disable"}, env...)...)
-	j.cmd.Stdin = strings.NewReader(stdin)
-	j.cmd.Stdout, j.cmd.Stderr = &j.out, &j.errb
-	j.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: jobUID, Gid: jobUID}}
-	if err := j.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { j.err = j.cmd.Wait(); close(j.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-j.done:
-		default:
-			_ = j.cmd.Process.Kill()
-			<-j.done
-		}
-	})
-	return j
-}
-
-// wait waits for the job to end.
-func (j *asyncJob) wait(t *testing.T) jobResult {
-	t.Helper()
-	select {
-	case <-j.done:
-	case <-time.After(2 * time.Minute):
-		_ = j.cmd.Process.Kill()
-		<-j.done
-		t.Fatalf("job %v did not end; stdout %s stderr %s", j.cmd.Args, j.out.String(), j.errb.String())
-	}
-	res := jobResult{stdout: j.out.String(), stderr: j.errb.String()}
-	if ee, ok := j.err.(*exec.ExitError); ok {
-		res.code = ee.ExitCode()
-	} else if j.err != nil {
-		t.Fatalf("job %v: %v", j.cmd.Args, j.err)
-	}
-	return res
+	env = append([]string{"HOME=/tmp", "PGCONNECT_TIMEOUT=10", "PGSSLMODE=disable"}, env...)
+	return startJob(t, w.socket(), jobUID, env, stdin, argv...)
 }
 
 // psql starts psql on the target as a job; the statement comes from sql

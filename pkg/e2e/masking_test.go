@@ -287,18 +287,6 @@ func catalogConns(t *testing.T, w *maskWorld) int {
 	return n
 }
 
-// waitFor waits for cond, with a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // resetPeakRSS resets the peak resident set size of process pid (VmHWM)
 // to its current one, and returns that.
 func resetPeakRSS(t *testing.T, pid int) int64 {

@@ -3,6 +3,7 @@ package protocol
 import (
 	"github.com/rs/zerolog"
 
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
 	"github.com/sluicehq/sluice/pkg/identity"
 )
 
@@ -40,4 +41,20 @@ func OIDCDict(o *identity.OIDC) *zerolog.Event {
 		d = d.Interface("claims", o.Claims)
 	}
 	return d
+}
+
+// OCSFActor returns the session's attribution for the OCSF object of its
+// events; app is the client's application name, if it sent one.
+func (s *Session) OCSFActor(app string) ocsf.Actor {
+	a := s.Attribution
+	return ocsf.Actor{
+		Identity: s.Identity, Session: s.ID, PID: a.PID, UID: a.UID, GID: a.GID,
+		Comm: a.Comm, Exe: a.Exe, Cgroup: a.Cgroup, Unit: a.Unit, App: app,
+	}
+}
+
+// OCSFEndpoints returns the session's client and destination (named for
+// its target) for the OCSF object of its events.
+func (s *Session) OCSFEndpoints() (src, dst ocsf.Endpoint) {
+	return ocsf.Endpoint{Addr: s.Src}, ocsf.Endpoint{Addr: s.Dst, Name: s.Target}
 }

@@ -20,6 +20,7 @@ type Session struct {
 	Attribution    identity.Attribution // from the kernel
 	Target         string               // configured target name; "" for plain egress
 	Dst            netip.AddrPort       // the original destination
+	Src            netip.AddrPort       // the client's address, as the proxy accepted it
 	Started        time.Time
 }
 

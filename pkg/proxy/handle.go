@@ -38,7 +38,7 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 
 	r := p.routes.Load()
 	s := &protocol.Session{
-		ID: newSessionID(), Attribution: attribution(origin, p.paths), Dst: origin.Dst, Started: time.Now(),
+		ID: newSessionID(), Attribution: attribution(origin, p.paths), Dst: origin.Dst, Src: client, Started: time.Now(),
 	}
 	ident, known := r.Identities[origin.Identity]
 	s.Identity = ident.Name

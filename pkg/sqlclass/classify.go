@@ -46,11 +46,7 @@ func (c *Classifier) ClassifyOne(sess *Session, query string) (Statement, error)
 	}
 	stmts := c.classifyCached(sess, query)
 	if len(stmts) > 1 {
-		return Statement{
-			Text:  strings.TrimSpace(query),
-			Kind:  KindUnparseable,
-			Error: "cannot insert multiple commands into a prepared statement",
-		}, nil
+		return unparseable(query, "cannot insert multiple commands into a prepared statement")[0], nil
 	}
 	return c.resolveExecutes(sess, stmts)[0], nil
 }
@@ -99,7 +95,9 @@ func (c *Classifier) classifyText(sess *Session, query string) (stmts []Statemen
 		return unparseable(query, err.Error()), true
 	}
 	if len(tree.Stmts) == 0 {
-		return []Statement{{Text: strings.TrimSpace(query), Kind: KindEmpty}}, true
+		st := Statement{Kind: KindEmpty}
+		st.redact(strings.TrimSpace(query))
+		return []Statement{st}, true
 	}
 	cacheable = true
 	stmts = make([]Statement, 0, len(tree.Stmts))
@@ -126,7 +124,10 @@ func (c *Classifier) classifyText(sess *Session, query string) (stmts []Statemen
 }
 
 func unparseable(query, msg string) []Statement {
-	return []Statement{{Text: strings.TrimSpace(query), Kind: KindUnparseable, Error: msg}}
+	st := Statement{Kind: KindUnparseable}
+	st.redact(strings.TrimSpace(query))
+	st.Error = st.RedactSecrets(msg) // the parser quotes the text near the error
+	return []Statement{st}
 }
 
 func hasSessionEffects(st *Statement) bool {
@@ -155,7 +156,8 @@ func stmtText(query string, raw *pg_query.RawStmt) string {
 
 // classifyStmt classifies one statement.
 func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text string) Statement {
-	st := Statement{Text: text}
+	st := Statement{}
+	st.redact(text)
 	if raw.Stmt == nil {
 		st.Kind = KindEmpty
 		return st

@@ -79,6 +79,6 @@ func withText(stmts []Statement, query string) []Statement {
 	for strings.HasSuffix(t, ";") {
 		t = strings.TrimSpace(strings.TrimSuffix(t, ";"))
 	}
-	st.Text = t
+	st.redact(t)
 	return []Statement{st}
 }

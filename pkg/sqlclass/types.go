@@ -63,8 +63,16 @@ func (f Function) String() string {
 
 // Statement is the classification of one SQL statement.
 type Statement struct {
-	// Text is the statement's own text, cut from the query string.
+	// Text is the statement's own text, cut from the query string, with
+	// its secret literals (passwords, secret options and settings,
+	// connection string passwords) replaced (redact.go). It is what
+	// events, recordings, approval requests and messages may show.
 	Text string
+	// secrets are the literals replaced in Text, and secretParams the
+	// parameters that are secret values, for RedactSecrets and
+	// RedactParams.
+	secrets      []string
+	secretParams []int
 	// Kind is the worst effect (see [Kind.Severity]).
 	Kind Kind
 	// Command is the statement's command tag as PostgreSQL would name it

@@ -278,13 +278,14 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
 	b.WriteString("to the event log, every session recorded: a statement event written before forwarding and a result event), and\n")
 	b.WriteString("through pgbouncer in session mode. \"Recording on / off\" divides sluice's TPS by the TPS of the same daemon\n")
-	b.WriteString("with `recording: { enabled: false }`, measured in the same rounds (goal ≥ 0.9). Median of ")
+	b.WriteString("with `recording: { enabled: false }`, measured in the same rounds (goal ≥ 0.9); \"CPU, recording off / on\"\n")
+	b.WriteString("divides that daemon's CPU per query by sluice's (the share of sluice's CPU left without recording). Median of ")
 	fmt.Fprintf(&b, "%d interleaved runs of %d s each.\n\n", rounds, seconds)
-	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query | recording on / off |")
+	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query | recording on / off | sluice CPU per query, recording off | CPU, recording off / on |")
 	if e.pg.bouncer != nil {
 		b.WriteString(" pgbouncer TPS | pgbouncer / direct | pgbouncer added per query | pgbouncer CPU per query |")
 	}
-	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|---:|")
+	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	if e.pg.bouncer != nil {
 		b.WriteString("---:|---:|---:|---:|")
 	}
@@ -294,8 +295,10 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
 		sc := pgbenchCase{"sluice", cf.mode, cf.clients}
 		s := med(sc, tps)
-		norec := med(pgbenchCase{"sluice-norec", cf.mode, cf.clients}, tps)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs | %.3f |", cf.mode, cf.clients, d, s, s/d, added(s), med(sc, cpu), s/norec)
+		nc := pgbenchCase{"sluice-norec", cf.mode, cf.clients}
+		norec, sCPU, nCPU := med(nc, tps), med(sc, cpu), med(nc, cpu)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs | %.3f | %.1f µs | %.3f |",
+			cf.mode, cf.clients, d, s, s/d, added(s), sCPU, s/norec, nCPU, nCPU/sCPU)
 		if e.pg.bouncer != nil {
 			pc := pgbenchCase{"pgbouncer", cf.mode, cf.clients}
 			p := med(pc, tps)

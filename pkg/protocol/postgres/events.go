@@ -58,7 +58,7 @@ func (ss *session) emitOne(a *audited) {
 		e = e.Strs("functions", functionNames(st.Functions))
 	}
 	if a.params != nil {
-		e = e.Strs("params", ss.maskEchoes(a.dec.Masking, a.params))
+		e = e.Strs("params", ss.maskEchoes(a.dec.Masking, a.st.RedactParams(a.params)))
 	}
 	if len(a.masked) > 0 {
 		arr := zerolog.Arr()
@@ -90,12 +90,12 @@ func (ss *session) emitOne(a *audited) {
 		e = e.Int64("rows", a.rows)
 	}
 	if a.err != nil {
-		e = e.Str("error", a.err.Message).Str("sqlstate", a.err.Code)
+		e = e.Str("error", shownError(a)).Str("sqlstate", a.err.Code)
 	}
 	if a.note != "" {
 		e = e.Str("note", a.note)
 	}
-	e.Msg("statement")
+	ss.ocsfQuery(e, a, text).Msg("statement")
 }
 
 // approvalFields adds how a statement under review was decided: the
@@ -152,4 +152,10 @@ func (ss *session) flushAudits(ps []*pending, note string) {
 		}
 	}
 	ss.emit(done)
+}
+
+// shownError is the error a's statement got, as events and recordings
+// show it: a server message may quote the statement's secrets.
+func shownError(a *audited) string {
+	return a.st.RedactSecrets(a.err.Message, a.params...)
 }

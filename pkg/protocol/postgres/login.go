@@ -129,6 +129,7 @@ func (h *Handler) loginEvent(s *protocol.Session, st *startup, up *upstream, err
 	e = s.Fields(e).Str("protocol", "postgres").Str("auth", string(h.opts.Auth)).
 		Str("client_user", st.params["user"]).Str("client_database", st.params["database"]).
 		Str("user", up.user).Str("database", up.database).Str("application_name", st.params["application_name"])
+	e = h.ocsfLogin(e, s, st, up, err)
 	if err != nil {
 		e.Str("outcome", "failure").Str("error", err.Error()).Msg("database login failed")
 		return

@@ -158,7 +158,7 @@ func (ss *session) recordResult(a *audited) {
 	}
 	r := &record.Result{Statement: a.seq, Duration: a.duration, Rows: a.rows, HasRows: a.hasRows, Note: a.note}
 	if a.err != nil {
-		r.Error, r.Code = a.err.Message, a.err.Code
+		r.Error, r.Code = shownError(a), a.err.Code
 	}
 	ss.appendRecord(r)
 }
@@ -219,7 +219,7 @@ func (ss *session) recordFailure() config.RecordFailure {
 func statementEvent(a *audited) *record.Statement {
 	st := a.st
 	ev := &record.Statement{
-		Phase: a.phase, Text: st.Text, Prepared: a.name, Params: a.params,
+		Phase: a.phase, Text: st.Text, Prepared: a.name, Params: st.RedactParams(a.params),
 		Class: string(st.Kind), Command: st.Command,
 		Decision: string(a.dec.Action), Policy: a.dec.Policy, Rule: a.dec.Rule,
 		Reads: relationNames(st.Reads), Writes: relationNames(st.Writes),

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/audit/ocsf"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
@@ -65,6 +66,9 @@ type session struct {
 	// recs is the session's recording; the client side writes statements,
 	// the upstream side results (Append is safe for concurrent use).
 	recs recorder
+
+	// ocsf is what the OCSF objects of the session's events share.
+	ocsf *ocsf.Context
 }
 
 // prepared is a protocol-level prepared statement: the classifications it
@@ -107,6 +111,7 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
+		ocsf:    ocsfContext(s, up, ""),
 	}
 	if v, ok := startupSetting(up.params, "statement_timeout"); ok {
 		ss.sql.SetStatementTimeout(v)

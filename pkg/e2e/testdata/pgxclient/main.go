@@ -24,7 +24,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, s := range scenarios {
-		if *scenario != "all" && *scenario != s.name {
+		if *scenario != "all" && *scenario != s.name || *scenario == "all" && s.name == "secret-params" {
 			continue
 		}
 		conn, err := pgx.Connect(ctx, *dsn)
@@ -56,6 +56,8 @@ var scenarios = []struct {
 	{"cancel", cancelSleep},
 	{"large-result", largeResult},
 	{"binary-params", binaryParams},
+	// Run on its own (not part of "all"): a policy must allow set_config.
+	{"secret-params", secretParams},
 }
 
 // sqlstate returns the SQLSTATE of a server error, or "".
@@ -250,6 +252,20 @@ func binaryParams(ctx context.Context, conn *pgx.Conn) error {
 	err := conn.QueryRow(ctx, "SELECT amount, $2::timestamptz FROM sales.orders WHERE id = $1", int64(2), time.Unix(1700000000, 0)).Scan(&amount, &ts)
 	if err != nil || amount != 250 || !ts.Equal(time.Unix(1700000000, 0)) {
 		return fmt.Errorf("binary params: %d %v %v", amount, ts, err)
+	}
+	return nil
+}
+
+// secretParams binds secrets as parameters: the value of a secret setting
+// and a connection string with a password. sluice must not show them.
+func secretParams(ctx context.Context, conn *pgx.Conn) error {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT set_config('app.api_token', $1, false)", "PgxTokenSecret").Scan(&v); err != nil || v != "PgxTokenSecret" {
+		return fmt.Errorf("set_config: %q %v", v, err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT length($1::text)", "host=h password=PgxConnSecret").Scan(&n); err != nil || n != 29 {
+		return fmt.Errorf("length: %d %v", n, err)
 	}
 	return nil
 }
