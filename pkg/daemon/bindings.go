@@ -62,23 +62,32 @@ func (r *bindings) add(job string, id uint64, o *identity.OIDC) {
 	r.persist()
 }
 
-// restore puts back a binding read from the file at start. One that
-// expired while the daemon was down expires at once (its timer fires);
-// one whose expiry was already reported stays expired.
+// restore puts back a binding read from the file at start; its timer is
+// set by armRestored. One whose expiry was already reported stays
+// expired.
 func (r *bindings) restore(s bindstate.Binding, keep bool) {
 	o := *s.OIDC
 	o.Keep = keep
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &binding{cgroupID: s.CgroupID, restored: true}
-	r.byJob[s.Job] = b
+	b := &binding{cgroupID: s.CgroupID, restored: true, cur: &o, expired: s.Expired, done: make(chan struct{})}
 	if s.Expired {
-		b.cur, b.expired, b.done = &o, true, make(chan struct{})
 		close(b.done)
-		r.count()
-		return
 	}
-	r.arm(s.Job, b, &o)
+	r.byJob[s.Job] = b
+	r.count()
+}
+
+// armRestored sets the expiry timers of the restored bindings: one whose
+// token expired while the daemon was down expires at once.
+func (r *bindings) armRestored() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for job, b := range r.byJob {
+		if b.restored && !b.expired && b.timer == nil {
+			r.arm(job, b, b.cur)
+		}
+	}
 }
 
 // arm makes o the binding's token and sets its expiry timer.

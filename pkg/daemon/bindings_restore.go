@@ -75,8 +75,7 @@ func (d *Daemon) restoreBindings(cfg *config.Config, jobs jobCgroups) {
 			if drop.lost {
 				d.bindings.markLost(b.Job, drop.reason)
 			}
-			d.log.Warn(audit.IdentityDropped).Str("identity", b.OIDC.Identity).Str("cgroup", b.Job).Uint64("cgroup_id", b.CgroupID).
-				Dict("oidc", protocol.OIDCDict(b.OIDC)).Str("reason", drop.reason).Msg("a saved OIDC binding was not restored")
+			d.dropped(b, drop.reason)
 			continue
 		}
 		ident, _ := cfg.Identity(b.OIDC.Identity)
@@ -85,15 +84,21 @@ func (d *Daemon) restoreBindings(cfg *config.Config, jobs jobCgroups) {
 		// before the binding was back: look again.
 		if id, err := jobs.CgroupID(b.Job); err != nil || id != b.CgroupID {
 			d.bindings.remove(b.Job)
-			d.log.Warn(audit.IdentityDropped).Str("identity", b.OIDC.Identity).Str("cgroup", b.Job).Uint64("cgroup_id", b.CgroupID).
-				Dict("oidc", protocol.OIDCDict(b.OIDC)).Str("reason", "the job ended: its cgroup is gone").Msg("a saved OIDC binding was not restored")
+			d.dropped(b, "the job ended: its cgroup is gone")
 			continue
 		}
 		d.log.Event(audit.IdentityRestored).Str("identity", b.OIDC.Identity).Str("cgroup", b.Job).Uint64("cgroup_id", b.CgroupID).
 			Dict("oidc", protocol.OIDCDict(b.OIDC)).Bool("expired", b.Expired || b.OIDC.Expired(time.Now())).
 			Msg("a job's OIDC binding was restored")
 	}
+	d.bindings.armRestored()
 	d.bindings.persist()
+}
+
+// dropped reports a saved binding not restored.
+func (d *Daemon) dropped(b bindstate.Binding, reason string) {
+	d.log.Warn(audit.IdentityDropped).Str("identity", b.OIDC.Identity).Str("cgroup", b.Job).Uint64("cgroup_id", b.CgroupID).
+		Dict("oidc", protocol.OIDCDict(b.OIDC)).Str("reason", reason).Msg("a saved OIDC binding was not restored")
 }
 
 // dropReason is why a saved binding is not restored; lost when its job

@@ -231,6 +231,12 @@ func TestRestoreBindings(t *testing.T) {
 	if len(events.events(t, audit.IdentityExpired)) != 1 || exp[0]["cgroup"] != "/sluice.jobs/job-lapsed" {
 		t.Fatalf("identity.expired: %v", events.events(t, audit.IdentityExpired))
 	}
+	events.mu.Lock()
+	all := events.buf.String()
+	events.mu.Unlock()
+	if strings.Index(all, `"event":"identity.expired"`) < strings.LastIndex(all, `"event":"identity.restored"`) {
+		t.Errorf("a lapsed token's expiry was reported before the restore:\n%s", all)
+	}
 	if _, err := d.Binding(intercept.Origin{Identity: config.IdentityID(app)}, "/sluice.jobs/job-lapsed"); err == nil || !strings.Contains(err.Error(), "expired at") {
 		t.Fatalf("connection of a job whose token lapsed while sluiced was down: %v", err)
 	}
