@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,15 +63,34 @@ while True:
         break
 `
 
+// lockedBuffer collects a job's standard error while the test may read
+// it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // jobOutput reads a job's standard output line by line: next waits for
 // the next line and fails the test unless it starts with want.
 type jobOutput struct {
 	t      *testing.T
 	lines  chan string
-	stderr *strings.Builder
+	stderr *lockedBuffer
 }
 
-func readJob(t *testing.T, out io.Reader, stderr *strings.Builder) *jobOutput {
+func readJob(t *testing.T, out io.Reader, stderr *lockedBuffer) *jobOutput {
 	j := &jobOutput{t: t, lines: make(chan string, 16), stderr: stderr}
 	go func() {
 		buf := make([]byte, 4096)
@@ -152,7 +172,7 @@ func TestOIDCRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -162,7 +182,12 @@ func TestOIDCRestart(t *testing.T) {
 	n := 0
 	step := func(what string) {
 		n++
-		write(t, filepath.Join(w.dir, fmt.Sprintf("step-%d", n)), what)
+		// Renamed into place: the job never reads a step half written.
+		tmp := filepath.Join(w.dir, "step.tmp")
+		write(t, tmp, what)
+		if err := os.Rename(tmp, filepath.Join(w.dir, fmt.Sprintf("step-%d", n))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer func() {
 		if !t.Failed() {

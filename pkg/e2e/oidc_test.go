@@ -241,7 +241,7 @@ func TestOIDCRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var stderr strings.Builder
+		var stderr lockedBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
