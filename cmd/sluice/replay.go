@@ -48,6 +48,20 @@ func cmdReplay(w io.Writer, args []string) error {
 		fmt.Fprintf(w, " (user %s, database %s)", dash(h.User), dash(h.Database))
 	}
 	fmt.Fprintf(w, ", %s on %s\n", h.Started.UTC().Format("2006-01-02 15:04:05 UTC"), dash(h.Host))
+	if o := h.OIDC; o != nil {
+		line := "-- oidc: subject " + subjectText(o.Subject, o.Issuer)
+		if o.JTI != "" {
+			line += ", jti " + plainOrQuoted(o.JTI)
+		}
+		line += ", expires " + utcText(o.Expires)
+		if len(o.Claims) > 0 {
+			line += "; claims " + claimsText(o.Claims)
+		}
+		if o.KernelIdentity != "" {
+			line += "; token given as password by kernel identity " + plainOrQuoted(o.KernelIdentity)
+		}
+		fmt.Fprintln(w, line)
+	}
 	last := h.Started
 	prompt := h.Database
 	if prompt == "" {

@@ -93,7 +93,18 @@ func printHeader(w io.Writer, h *record.Header) {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	row("session", "%s", h.Session)
 	row("protocol", "%s", h.Protocol)
-	row("identity", "%s", dash(h.Identity))
+	row("identity", "%s", dash(h.Identity)+identityNote(h.OIDC))
+	if o := h.OIDC; o != nil {
+		row("oidc", "subject %s", subjectText(o.Subject, o.Issuer))
+		token := "expires " + utcText(o.Expires)
+		if o.JTI != "" {
+			token = "jti " + plainOrQuoted(o.JTI) + ", " + token
+		}
+		row("token", "%s", token)
+		if len(o.Claims) > 0 {
+			row("claims", "%s", claimsText(o.Claims))
+		}
+	}
 	p := h.Process
 	if p.PID != 0 || p.Exe != "" {
 		row("process", "%s (pid %d, uid %d, gid %d) %s", dash(p.Comm), p.PID, p.UID, p.GID, p.Exe)
@@ -118,6 +129,18 @@ func printHeader(w io.Writer, h *record.Header) {
 		row("encrypted", "to %s", strings.Join(h.Recipients, ", "))
 	}
 	tw.Flush()
+}
+
+// identityNote says where a session's identity came from, when a token
+// gave it.
+func identityNote(o *record.OIDC) string {
+	switch {
+	case o == nil:
+		return ""
+	case o.KernelIdentity != "":
+		return " (OIDC token given as password; kernel identity " + plainOrQuoted(o.KernelIdentity) + ")"
+	}
+	return " (OIDC token of the job)"
 }
 
 // offset formats a time since the start of the session.

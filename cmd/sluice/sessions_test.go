@@ -31,11 +31,11 @@ func (c *testClock) Now() time.Time {
 	return c.t
 }
 
-// newState makes a state directory with the test host key and a store
-// holding two sessions; recipients, if any, encrypt them.
-func newState(t *testing.T, recipients ...string) string {
+// testStore opens a store in a new state directory with the test host
+// key; recipients, if any, encrypt its recordings.
+func testStore(t *testing.T, recipients ...string) (state string, s *record.Store, clk *testClock) {
 	t.Helper()
-	state := t.TempDir()
+	state = t.TempDir()
 	key, err := os.ReadFile("../../pkg/record/testdata/host_key.pem")
 	if err != nil {
 		t.Fatal(err)
@@ -43,14 +43,45 @@ func newState(t *testing.T, recipients ...string) string {
 	if err := os.WriteFile(filepath.Join(state, "host_key"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{t: time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)}
-	s, err := record.Open(record.StoreDir(state), record.Options{
+	clk = &testClock{t: time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)}
+	s, err = record.Open(record.StoreDir(state), record.Options{
 		HostKey: filepath.Join(state, "host_key"), Host: "build-7", Now: clk.Now, SampleRows: 3,
 		Recipients: recipients, FsyncInterval: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return state, s, clk
+}
+
+// writeSession records a session of events 250 ms apart and closes it.
+func writeSession(t *testing.T, s *record.Store, clk *testClock, h record.Header, events []record.Event) {
+	t.Helper()
+	r, err := s.Create(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		clk.mu.Lock()
+		clk.t = clk.t.Add(250 * time.Millisecond)
+		clk.mu.Unlock()
+		if _, err := r.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(record.Summary{Reason: "client_closed", BytesUp: 180, BytesDown: 412}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newState makes a state directory with the test host key and a store
+// holding two sessions; recipients, if any, encrypt them.
+func newState(t *testing.T, recipients ...string) string {
+	t.Helper()
+	state, s, clk := testStore(t, recipients...)
 	defer s.Close()
 	sessions := []struct {
 		id, identity string
@@ -74,27 +105,10 @@ func newState(t *testing.T, recipients ...string) string {
 		}},
 	}
 	for i, ss := range sessions {
-		r, err := s.Create(record.Header{Session: ss.id, Protocol: "postgres", Identity: ss.identity, Target: "orders-db",
+		writeSession(t, s, clk, record.Header{Session: ss.id, Protocol: "postgres", Identity: ss.identity, Target: "orders-db",
 			Process: record.Process{PID: uint32(4242 + i), UID: 1001, GID: 1001, Comm: "psql", Exe: "/usr/bin/psql",
 				Cgroup: "/system.slice/nightly-etl.service", Unit: "nightly-etl.service"},
-			Dst: "127.0.0.2:5432", User: "etl_reader", Database: "orders", PolicyVersion: "3f9c2a1b"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range ss.events {
-			clk.mu.Lock()
-			clk.t = clk.t.Add(250 * time.Millisecond)
-			clk.mu.Unlock()
-			if _, err := r.Append(ev); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := r.Close(record.Summary{Reason: "client_closed", BytesUp: 180, BytesDown: 412}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Sync(); err != nil {
-			t.Fatal(err)
-		}
+			Dst: "127.0.0.2:5432", User: "etl_reader", Database: "orders", PolicyVersion: "3f9c2a1b"}, ss.events)
 	}
 	return state
 }
@@ -212,5 +226,66 @@ func TestReplayEncrypted(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "DENY (encrypted)") || strings.Contains(buf.String(), "DROP") {
 		t.Errorf("show without identity:\n%s", buf.String())
+	}
+}
+
+// TestSessionsOIDC: show and replay print what the token of a session's
+// identity said (never the token: the recording holds none), for a job
+// bound to a token and for a token given as a password; claims that could
+// disturb a terminal are quoted.
+func TestSessionsOIDC(t *testing.T) {
+	state, s, clk := testStore(t)
+	exp := time.Date(2026, 11, 22, 9, 40, 0, 0, time.UTC)
+	proc := record.Process{PID: 24710, UID: 1001, GID: 1001, Comm: "psql", Exe: "/usr/bin/psql", Cgroup: "/sluice.jobs/job-4f0c2a91d7be"}
+	events := []record.Event{
+		&record.Login{User: "etl", Database: "orders", Auth: "inject"},
+		&record.Statement{Phase: "query", Text: "SELECT sum(amount) FROM sales.orders", Class: "select", Command: "SELECT",
+			Reads: []string{"sales.orders"}, Decision: "allow", Policy: "deploy", Rule: "read-sales-from-main"},
+		&record.Result{Statement: 2, Duration: 900 * time.Microsecond, Rows: 1, HasRows: true},
+	}
+	writeSession(t, s, clk, record.Header{Session: "0a1b2c3d4e5f6a7b", Protocol: "postgres", Identity: "gha:acme/app@refs/heads/main",
+		Target: "orders-db", Process: proc, Dst: "127.0.0.2:5432", User: "etl", Database: "orders",
+		OIDC: &record.OIDC{Issuer: "https://token.actions.githubusercontent.com", Subject: "repo:acme/app:environment:production",
+			JTI: "0c7e5a7d-4a6b-4a0e-9b51-3f0d2f4b8a11", Expires: exp,
+			Claims: map[string]any{"ref": "refs/heads/main", "environment": "production", "run_attempt": 2}}}, events)
+	proc.Cgroup = "/ci.slice/runner.service"
+	writeSession(t, s, clk, record.Header{Session: "7f6e5d4c3b2a1908", Protocol: "postgres", Identity: "gha:acme/app@refs/heads/main",
+		Target: "orders-oidc", Process: proc, Dst: "127.0.0.5:5432", User: "etl", Database: "orders",
+		OIDC: &record.OIDC{Issuer: "https://token.actions.githubusercontent.com", Subject: "repo:acme/app:ref:refs/heads/main",
+			Expires: exp, KernelIdentity: "ci-runner",
+			Claims: map[string]any{"ref": "refs/heads/main", "environment": "prod, eu", "workflow": "deploy\x1b[2J"}}}, events[:1])
+	s.Close()
+	sd := []string{"--state-dir", state}
+	sleep = func(time.Duration) {}
+	defer func() { sleep = time.Sleep }()
+	tests := []struct {
+		name string
+		run  func(w *bytes.Buffer) error
+	}{
+		{"sessions-show-oidc", func(w *bytes.Buffer) error { return sessionsShow(w, append([]string{"0a1b2c3d4e5f6a7b"}, sd...)) }},
+		{"sessions-show-oidc-password", func(w *bytes.Buffer) error { return sessionsShow(w, append([]string{"7f6e5d4c3b2a1908"}, sd...)) }},
+		{"replay-oidc", func(w *bytes.Buffer) error {
+			return cmdReplay(w, append([]string{"0a1b2c3d4e5f6a7b", "--speed", "0"}, sd...))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.run(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(buf.String(), "\x1b") {
+				t.Error("a claim reached the terminal unescaped")
+			}
+			golden(t, tt.name+".golden", buf.String())
+		})
+	}
+	var buf bytes.Buffer
+	if err := sessionsShow(&buf, append([]string{"--json", "7f6e5d4c3b2a1908"}, sd...)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"oidc":{"issuer":"https://token.actions.githubusercontent.com","subject":"repo:acme/app:ref:refs/heads/main"`) ||
+		!strings.Contains(buf.String(), `"kernel_identity":"ci-runner"`) {
+		t.Errorf("show --json lacks the oidc header:\n%s", buf.String())
 	}
 }

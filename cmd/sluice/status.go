@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -97,6 +98,8 @@ func printStatus(st *control.Status) {
 	}
 	w.Flush()
 
+	printBindings(os.Stdout, st, time.Now())
+
 	fmt.Println("\nmaps:")
 	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	names := make([]string, 0, len(st.Maps))
@@ -119,6 +122,45 @@ func printStatus(st *control.Status) {
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "  %s\t%d\n", n, st.Connections[n])
+	}
+	w.Flush()
+}
+
+// printBindings prints the jobs bound to OIDC tokens, then what their
+// tokens said when the daemon shows it to the caller.
+func printBindings(out io.Writer, st *control.Status, now time.Time) {
+	fmt.Fprintln(out, "\nOIDC-bound jobs:")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if len(st.Bindings) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	} else {
+		fmt.Fprintln(w, "  JOB\tIDENTITY\tEXPIRES\tSESSIONS")
+	}
+	for _, b := range st.Bindings {
+		note := ""
+		if b.Restored {
+			note = "  (restored at start)"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s (%s)\t%d%s\n", b.Cgroup, b.Identity, utcText(b.Expires), untilText(b.Expires, now), b.Sessions, note)
+	}
+	w.Flush()
+	if len(st.Bindings) == 0 {
+		return
+	}
+	if !st.BindingDetails {
+		fmt.Fprintln(out, "  (issuers, subjects, jtis and claims are shown to root, log readers and approvers)")
+		return
+	}
+	fmt.Fprintln(out, "\nOIDC tokens of the jobs:")
+	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, b := range st.Bindings {
+		fmt.Fprintf(w, "  %s\tsubject %s\n", b.Cgroup, subjectText(b.Subject, b.Issuer))
+		if b.JTI != "" {
+			fmt.Fprintf(w, "  \tjti %s\n", plainOrQuoted(b.JTI))
+		}
+		if len(b.Claims) > 0 {
+			fmt.Fprintf(w, "  \tclaims %s\n", claimsText(b.Claims))
+		}
 	}
 	w.Flush()
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/sluicehq/sluice/pkg/statefile"
 )
 
 // GrantsFile is the name of the grants file in the state directory.
@@ -194,47 +196,8 @@ func (s *grantStore) save(grants []Grant) error {
 	if err != nil {
 		return fmt.Errorf("approval: grants: %w", err)
 	}
-	if err := writeAtomic(s.path, append(data, '\n')); err != nil {
+	if err := statefile.WriteAtomic(s.path, append(data, '\n')); err != nil {
 		return fmt.Errorf("approval: save grants: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes data to a new file (mode 0600) beside path, syncs
-// it, renames it over path and syncs the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

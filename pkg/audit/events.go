@@ -46,6 +46,13 @@ const (
 	// expired; IdentityRefreshed: a job presented a newer one.
 	IdentityExpired   = "identity.expired"
 	IdentityRefreshed = "identity.refreshed"
+	// IdentityRestored: a job's binding was read back from state_dir at
+	// start; IdentityDropped: a saved binding was not (its job ended, or
+	// it no longer holds); IdentityRestoreFailed: the bindings file could
+	// not be used at all.
+	IdentityRestored      = "identity.restored"
+	IdentityDropped       = "identity.dropped"
+	IdentityRestoreFailed = "identity.restore_failed"
 	// OIDCRefused: a token was refused (sluice run, refresh, a PostgreSQL
 	// password, the approval API).
 	OIDCRefused = "oidc.refused"

@@ -91,6 +91,32 @@ type Status struct {
 	// Recording is the recording store's state; absent when recording is
 	// off.
 	Recording *RecordingStatus `json:"recording,omitempty"`
+	// Bindings are the jobs bound to OIDC tokens. BindingDetails says
+	// whether the caller may see their tokens' issuer, subject, jti and
+	// claims (root, log readers and approvers); without it they are left
+	// out.
+	Bindings       []Binding `json:"bindings"`
+	BindingDetails bool      `json:"binding_details"`
+}
+
+// Binding is a job bound to an OIDC token (sluice run --oidc-token-file).
+type Binding struct {
+	Identity string    `json:"identity"`
+	Cgroup   string    `json:"cgroup"` // the job cgroup, relative to the cgroup2 mount
+	CgroupID uint64    `json:"cgroup_id"`
+	Expires  time.Time `json:"expires"`
+	Expired  bool      `json:"expired"`
+	// Sessions is the number of connections relayed under the binding
+	// now.
+	Sessions int `json:"sessions"`
+	// Restored: the binding was read back from state_dir when sluiced
+	// started.
+	Restored bool `json:"restored"`
+	// What the token said; only with Status.BindingDetails.
+	Issuer  string         `json:"issuer,omitempty"`
+	Subject string         `json:"subject,omitempty"`
+	JTI     string         `json:"jti,omitempty"`
+	Claims  map[string]any `json:"claims,omitempty"`
 }
 
 // RecordingStatus is what `sluice sessions verify` needs to be checked

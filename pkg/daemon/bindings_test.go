@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/bindstate"
 	"github.com/sluicehq/sluice/pkg/identity"
 )
 
@@ -37,7 +39,7 @@ func TestBindings(t *testing.T) {
 	}
 	later := &identity.OIDC{Identity: "gha:a@b", Subject: "s", Expires: time.Now().Add(time.Hour)}
 
-	r.add("/jobs/a", soon(false))
+	r.add("/jobs/a", 1, soon(false))
 	_, _, done, ok := r.get("/jobs/a")
 	if !ok || done == nil {
 		t.Fatal("no binding")
@@ -61,7 +63,7 @@ func TestBindings(t *testing.T) {
 	}
 
 	// Keep: the binding expires, the sessions' channel stays open (nil).
-	r.add("/jobs/b", soon(true))
+	r.add("/jobs/b", 2, soon(true))
 	if _, _, d, _ := r.get("/jobs/b"); d != nil {
 		t.Fatal("a keep binding ends sessions")
 	}
@@ -69,7 +71,7 @@ func TestBindings(t *testing.T) {
 
 	// A refresh before expiry: the old token's timer does nothing.
 	old := soon(false)
-	r.add("/jobs/c", old)
+	r.add("/jobs/c", 3, old)
 	b := r.byJob["/jobs/c"]
 	r.refresh("/jobs/c", later)
 	r.fire("/jobs/c", b, old)
@@ -85,5 +87,98 @@ func TestBindings(t *testing.T) {
 	defer mu.Unlock()
 	if expired["/jobs/c"] != 0 {
 		t.Fatal("a refreshed token expired")
+	}
+}
+
+// TestBindingsSaved: every change is in the bindings file before the
+// call returns (add, refresh, expiry, removal), and a hold counts the
+// sessions open under a binding until it is released, once.
+func TestBindingsSaved(t *testing.T) {
+	p := bindstate.Path(t.TempDir())
+	fired := make(chan string, 4)
+	r := newBindings(func(job string, o *identity.OIDC) { fired <- job }, nil)
+	r.saveTo(func(bs []bindstate.Binding) error { return bindstate.Save(p, bs) }, func(err error) { t.Error(err) })
+	saved := func() map[string]bindstate.Binding {
+		t.Helper()
+		bs, problems, err := bindstate.Load(p)
+		if err != nil || len(problems) != 0 {
+			t.Fatalf("bindings file: %v %v", problems, err)
+		}
+		m := map[string]bindstate.Binding{}
+		for _, b := range bs {
+			m[b.Job] = b
+		}
+		return m
+	}
+	tok := func(jti string, ttl time.Duration) *identity.OIDC {
+		return &identity.OIDC{Issuer: "https://issuer.example.com", Subject: "repo:acme/app", Identity: "gha:acme/app@main",
+			JTI: jti, Expires: time.Now().Add(ttl).Truncate(time.Second), Claims: map[string]any{"ref": "main"}}
+	}
+	r.add("/jobs/job-a", 11, tok("1", time.Hour))
+	r.add("/jobs/job-b", 12, tok("2", time.Hour))
+	if m := saved(); len(m) != 2 || m["/jobs/job-a"].CgroupID != 11 || m["/jobs/job-a"].OIDC.JTI != "1" || m["/jobs/job-a"].OIDC.Claims["ref"] != "main" {
+		t.Fatalf("after add: %+v", m)
+	}
+	newer := tok("3", 2*time.Hour)
+	r.refresh("/jobs/job-a", newer)
+	if b := saved()["/jobs/job-a"]; b.OIDC.JTI != "3" || !b.OIDC.Expires.Equal(newer.Expires) {
+		t.Fatalf("after refresh: %+v", b.OIDC)
+	}
+
+	// Sessions open under a binding.
+	_, _, _, rel1, ok := r.hold("/jobs/job-a")
+	_, _, _, rel2, _ := r.hold("/jobs/job-a")
+	if !ok || r.list()[0].sessions != 2 {
+		t.Fatalf("two holds: %+v", r.list())
+	}
+	rel1()
+	rel1()
+	if r.list()[0].sessions != 1 {
+		t.Fatalf("a release counted twice: %+v", r.list()[0])
+	}
+	rel2()
+
+	// Expiry is saved, and an expired binding gives no hold.
+	r.add("/jobs/job-c", 13, tok("4", 20*time.Millisecond))
+	select {
+	case <-fired:
+	case <-time.After(10 * time.Second):
+		t.Fatal("job-c did not expire")
+	}
+	waitSaved := time.Now().Add(10 * time.Second)
+	for !saved()["/jobs/job-c"].Expired {
+		if time.Now().After(waitSaved) {
+			t.Fatal("the expiry was not saved")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, expired, _, release, ok := r.hold("/jobs/job-c"); !ok || !expired || release != nil {
+		t.Fatalf("hold of an expired binding: expired %v release %v", expired, release != nil)
+	}
+	r.remove("/jobs/job-b")
+	if m := saved(); len(m) != 2 || m["/jobs/job-b"].OIDC != nil {
+		t.Fatalf("after remove: %+v", m)
+	}
+}
+
+// TestBindingsSaveFails: a binding whose file cannot be written holds all
+// the same, and the failure is reported.
+func TestBindingsSaveFails(t *testing.T) {
+	var mu sync.Mutex
+	var failures []error
+	r := newBindings(func(string, *identity.OIDC) {}, nil)
+	r.saveTo(func([]bindstate.Binding) error { return errors.New("disk full") }, func(err error) {
+		mu.Lock()
+		failures = append(failures, err)
+		mu.Unlock()
+	})
+	r.add("/jobs/job-a", 1, &identity.OIDC{Identity: "i", Subject: "s", Expires: time.Now().Add(time.Hour)})
+	if _, _, _, ok := r.get("/jobs/job-a"); !ok {
+		t.Fatal("the binding is gone")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) != 1 {
+		t.Fatalf("failures reported: %v", failures)
 	}
 }

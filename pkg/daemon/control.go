@@ -53,7 +53,7 @@ func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req cont
 	case control.OpApprovals, control.OpApprove, control.OpDeny:
 		return d.approvalOps.Handle(ctx, peer, req) // approvals.go
 	case control.OpStatus:
-		st, err := d.status()
+		st, err := d.status(peer)
 		if err != nil {
 			return control.Response{Error: err.Error()}
 		}

@@ -214,6 +214,7 @@ func (d *Daemon) run(ctx context.Context, reload <-chan struct{}) (err error) {
 		wg.Wait()
 		return err
 	}
+	d.restoreBindings(cfg, liveCgroups{d})
 
 	ctl, err := control.Listen(cfg.ControlSocket, &controlHandler{d: d})
 	if err != nil {

@@ -70,7 +70,7 @@ func (d *Daemon) startJob(peer control.Peer, name string, token *identity.OIDC) 
 	}
 	d.cgroups.set(id, p)
 	if token != nil {
-		d.bindings.add(p, token)
+		d.bindings.add(p, id, token)
 	}
 	if err := d.watcher.WatchEmpty(p); err != nil {
 		d.bindings.remove(p)

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/oidc"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/proxy"
 )
 
 // verifyTimeout bounds one verification (discovery and keys included).
@@ -113,7 +114,10 @@ func (d *Daemon) jobOf(p string) string {
 }
 
 // refreshJob answers `sluice run --refresh`: the caller's job gets a newer
-// token of the same subject and identity.
+// token of the same subject and identity. A job whose binding was lost at
+// a restart is bound again by any valid token of the identity its cgroup
+// is tagged with (the tag was set when a token of that identity started
+// it).
 func (d *Daemon) refreshJob(ctx context.Context, peer control.Peer, req control.Request) (*control.Job, error) {
 	fields := peerEvent(peer)
 	p, err := cgroup.PathOfPID(int(peer.PID))
@@ -121,8 +125,14 @@ func (d *Daemon) refreshJob(ctx context.Context, peer control.Peer, req control.
 		return nil, fmt.Errorf("caller's cgroup: %w", err)
 	}
 	job := d.jobOf(p)
-	cur, _, _, ok := d.bindings.get(job)
-	if job == "" || !ok {
+	cur, _, _, bound := d.bindings.get(job)
+	var id uint64
+	var tag uint32
+	if job != "" && !bound {
+		id, tag, bound = d.jobTag(job)
+		cur = nil
+	}
+	if job == "" || !bound {
 		return nil, errors.New("the caller runs in no job bound to an OIDC token (run it under sluice run --oidc-token-file)")
 	}
 	tok, err := d.verify(ctx, metrics.OIDCRefresh, req.Token, fields)
@@ -132,6 +142,9 @@ func (d *Daemon) refreshJob(ctx context.Context, peer control.Peer, req control.
 	w, _, err := d.workload(tok)
 	switch {
 	case err != nil:
+	case cur == nil && config.IdentityID(w.Identity) != tag:
+		err = tok.Refuse(oidc.ReasonIdentity, "the token maps to identity %q; the job runs as another identity", w.Identity)
+	case cur == nil:
 	case w.Issuer != cur.Issuer || w.Subject != cur.Subject:
 		err = tok.Refuse(oidc.ReasonIdentity, "the token is for subject %q of %s; the job is bound to subject %q of %s", w.Subject, w.Issuer, cur.Subject, cur.Issuer)
 	case w.Identity != cur.Identity:
@@ -145,14 +158,30 @@ func (d *Daemon) refreshJob(ctx context.Context, peer control.Peer, req control.
 		return nil, err
 	}
 	d.accepted(metrics.OIDCRefresh, tok)
-	prev := d.bindings.refresh(job, w)
-	if prev == nil {
-		return nil, errors.New("the job ended meanwhile")
+	ev := d.log.Event(audit.IdentityRefreshed).Str("identity", w.Identity).Str("cgroup", job).Dict("oidc", protocol.OIDCDict(w))
+	if cur == nil {
+		d.bindings.add(job, id, w)
+		ev = ev.Bool("rebound", true)
+	} else {
+		prev := d.bindings.refresh(job, w)
+		if prev == nil {
+			return nil, errors.New("the job ended meanwhile")
+		}
+		ev = ev.Str("previous_jti", prev.JTI).Time("previous_expires", prev.Expires.UTC())
 	}
-	d.log.Event(audit.IdentityRefreshed).Str("identity", w.Identity).Str("cgroup", job).Dict("oidc", protocol.OIDCDict(w)).
-		Str("previous_jti", prev.JTI).Time("previous_expires", prev.Expires.UTC()).Int32("pid", peer.PID).Uint32("uid", peer.UID).
-		Msg("job's OIDC token refreshed")
+	ev.Int32("pid", peer.PID).Uint32("uid", peer.UID).Msg("job's OIDC token refreshed")
 	return &control.Job{Identity: w.Identity, Cgroup: job, OIDC: jobOIDC(w)}, nil
+}
+
+// jobTag returns the id of the job cgroup at job and the identity id it
+// is tagged with; ok is false when it is not tagged.
+func (d *Daemon) jobTag(job string) (id uint64, tag uint32, ok bool) {
+	id, err := cgroup.ID(d.tree.Dir(job))
+	if err != nil {
+		return 0, 0, false
+	}
+	tag, ok, err = d.it.CgroupTag(id)
+	return id, tag, ok && err == nil
 }
 
 func jobOIDC(w *identity.OIDC) *control.JobOIDC {
@@ -170,9 +199,9 @@ func (d *Daemon) bindingExpired(job string, o *identity.OIDC) {
 		Str("sessions", sessions).Msg("the OIDC token of a job expired; its new connections are refused")
 }
 
-// Binding implements proxy.Bindings: the binding of the job the
-// connection's cgroup belongs to.
-func (d *Daemon) Binding(o intercept.Origin, cg string) (*identity.OIDC, <-chan struct{}, error) {
+// Binding implements proxy.Bindings: a lease on the binding of the job
+// the connection's cgroup belongs to.
+func (d *Daemon) Binding(o intercept.Origin, cg string) (proxy.Lease, error) {
 	if cg == "" {
 		if p, err := cgroup.PathOfPID(int(o.PID)); err == nil {
 			cg = p
@@ -180,19 +209,24 @@ func (d *Daemon) Binding(o intercept.Origin, cg string) (*identity.OIDC, <-chan 
 	}
 	job := d.jobOf(cg)
 	if job == "" {
-		return nil, nil, fmt.Errorf("the identity is claimed with an OIDC token, and the connection comes from no job (cgroup %q)", cg)
+		return proxy.Lease{}, fmt.Errorf("the identity is claimed with an OIDC token, and the connection comes from no job (cgroup %q)", cg)
 	}
-	b, expired, done, ok := d.bindings.get(job)
+	b, expired, done, release, ok := d.bindings.hold(job)
 	switch {
 	case !ok:
-		return nil, nil, fmt.Errorf("job %s has no OIDC binding (sluiced restarted since it started?); its connections are refused", job)
-	case config.IdentityID(b.Identity) != o.Identity:
-		return b, nil, fmt.Errorf("job %s is bound to identity %q, not to the identity of its tag", job, b.Identity)
+		why := d.bindings.lostReason(job)
+		if why == "" {
+			why = "sluiced restarted since it started, and had not saved it"
+		}
+		return proxy.Lease{}, fmt.Errorf("job %s has no OIDC binding (%s); its connections are refused until it presents a token again (sluice run --refresh)", job, why)
 	case expired:
-		return b, nil, fmt.Errorf("%w at %s: new connections are refused until the job presents a newer token (sluice run --refresh)",
+		return proxy.Lease{OIDC: b}, fmt.Errorf("%w at %s: new connections are refused until the job presents a newer token (sluice run --refresh)",
 			identity.ErrExpired, b.Expires.UTC().Format(time.RFC3339))
+	case config.IdentityID(b.Identity) != o.Identity:
+		release()
+		return proxy.Lease{OIDC: b}, fmt.Errorf("job %s is bound to identity %q, not to the identity of its tag", job, b.Identity)
 	}
-	return b, done, nil
+	return proxy.Lease{OIDC: b, Done: done, Release: release}, nil
 }
 
 // VerifyToken implements the PostgreSQL inspector's TokenVerifier: a

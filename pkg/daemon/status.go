@@ -4,10 +4,13 @@ import (
 	"os"
 	"sort"
 
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/control"
 )
 
-func (d *Daemon) status() (*control.Status, error) {
+// status answers sluice status. What the tokens of bound jobs said is
+// shown to root, log readers and approvers only: any local user may ask.
+func (d *Daemon) status(peer control.Peer) (*control.Status, error) {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
@@ -66,5 +69,30 @@ func (d *Daemon) status() (*control.Status, error) {
 			Encrypted: len(cfg.Recording.Recipients) > 0,
 		}
 	}
+	st.BindingDetails = mayReadBindings(cfg, peer)
+	st.Bindings = statusBindings(d.bindings.list(), st.BindingDetails)
 	return st, nil
+}
+
+// mayReadBindings: root, log readers and approvers see the subjects,
+// jtis and claims of bound jobs, as they do in events and approval
+// requests.
+func mayReadBindings(cfg *config.Config, peer control.Peer) bool {
+	return listed(peer, cfg.Log.Readers.UIDs, cfg.Log.Readers.GIDs) ||
+		listed(peer, cfg.Approvals.Approvers.UIDs, cfg.Approvals.Approvers.GIDs)
+}
+
+func statusBindings(bs []bindingState, details bool) []control.Binding {
+	out := make([]control.Binding, 0, len(bs))
+	for _, b := range bs {
+		c := control.Binding{
+			Identity: b.oidc.Identity, Cgroup: b.job, CgroupID: b.cgroupID, Expires: b.oidc.Expires.UTC(),
+			Expired: b.expired, Sessions: b.sessions, Restored: b.restored,
+		}
+		if details {
+			c.Issuer, c.Subject, c.JTI, c.Claims = b.oidc.Issuer, b.oidc.Subject, b.oidc.JTI, b.oidc.Claims
+		}
+		out = append(out, c)
+	}
+	return out
 }

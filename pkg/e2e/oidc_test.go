@@ -241,46 +241,13 @@ func TestOIDCRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var stderr strings.Builder
+		var stderr lockedBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		defer cmd.Wait()
-		lines := make(chan string, 16)
-		go func() {
-			buf := make([]byte, 4096)
-			var acc string
-			for {
-				n, err := out.Read(buf)
-				acc += string(buf[:n])
-				for {
-					i := strings.IndexByte(acc, '\n')
-					if i < 0 {
-						break
-					}
-					lines <- acc[:i]
-					acc = acc[i+1:]
-				}
-				if err != nil {
-					close(lines)
-					return
-				}
-			}
-		}()
-		next := func(want string) string {
-			t.Helper()
-			select {
-			case l, ok := <-lines:
-				if !ok || !strings.HasPrefix(l, want) {
-					t.Fatalf("job said %q (open: %v), want %q; stderr: %s", l, ok, want, stderr.String())
-				}
-				return l
-			case <-time.After(90 * time.Second):
-				t.Fatalf("job said nothing, want %q; stderr: %s", want, stderr.String())
-			}
-			return ""
-		}
+		next := readJob(t, out, &stderr).next
 		next("first reply")
 		next("open")
 		started := d.waitEvent(t, "job.started", func(ev event) bool {

@@ -61,13 +61,16 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 			deny("identity " + ident.Name + " is claimed with an OIDC token, and no binding can be found")
 			return
 		}
-		b, done, err := p.bindings.Binding(origin, s.Attribution.Cgroup)
-		s.Attribution.OIDC = b
+		lease, err := p.bindings.Binding(origin, s.Attribution.Cgroup)
+		if lease.Release != nil {
+			defer lease.Release()
+		}
+		s.Attribution.OIDC = lease.OIDC
 		if err != nil {
 			deny(err.Error())
 			return
 		}
-		expire = done
+		expire = lease.Done
 	}
 
 	var h protocol.Handler

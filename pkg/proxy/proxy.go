@@ -33,14 +33,28 @@ type CgroupPaths func(id uint64) string
 // Bindings finds the OIDC binding of a connection whose identity is
 // claimed with a token (sluice run --oidc-token-file).
 //
-// Contract: Binding returns the binding in force for the connection the
-// kernel recorded as o, made from the cgroup at path cgroup ("" when
-// unknown), with a channel closed when the binding's sessions must end
-// (nil when they may outlive it). It returns an error, meant for the
-// connection.denied event, when there is no binding or it has expired
-// (wrapping identity.ErrExpired, with the binding); it must not block.
+// Contract: Binding returns a lease on the binding in force for the
+// connection the kernel recorded as o, made from the cgroup at path cgroup
+// ("" when unknown). It returns an error, meant for the connection.denied
+// event, when there is no binding or it has expired (wrapping
+// identity.ErrExpired, with the binding's OIDC in the lease); it must not
+// block. The proxy calls the lease's Release, if set, once the connection
+// ends, refused or not.
 type Bindings interface {
-	Binding(o intercept.Origin, cgroup string) (*identity.OIDC, <-chan struct{}, error)
+	Binding(o intercept.Origin, cgroup string) (Lease, error)
+}
+
+// Lease is a connection's hold on the OIDC binding of its job.
+type Lease struct {
+	// OIDC is the binding's token (with an error too, when there is a
+	// binding, for the event).
+	OIDC *identity.OIDC
+	// Done is closed when the binding's sessions must end; nil when they
+	// may outlive it.
+	Done <-chan struct{}
+	// Release ends the hold (the binding counts its open sessions); nil
+	// when there is nothing to release.
+	Release func()
 }
 
 // Proxy serves the redirect listeners.

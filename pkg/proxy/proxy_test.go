@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,18 +142,19 @@ func freePort(t *testing.T) uint16 {
 }
 
 // fakeBindings answers Binding from a table keyed by the origin's pid.
-type fakeBindings map[uint32]func() (*identity.OIDC, <-chan struct{}, error)
+type fakeBindings map[uint32]func() (Lease, error)
 
-func (f fakeBindings) Binding(o intercept.Origin, _ string) (*identity.OIDC, <-chan struct{}, error) {
+func (f fakeBindings) Binding(o intercept.Origin, _ string) (Lease, error) {
 	if b, ok := f[o.PID]; ok {
 		return b()
 	}
-	return nil, nil, errors.New("no binding")
+	return Lease{}, errors.New("no binding")
 }
 
 // TestBoundIdentity: a connection of an identity claimed with a token is
 // relayed with its binding, denied without one or when it expired, and
-// ended when its binding's sessions must end.
+// ended when its binding's sessions must end; every lease is released
+// when its connection ends, relayed or refused.
 func TestBoundIdentity(t *testing.T) {
 	up := echo(t)
 	m := metrics.New()
@@ -169,10 +171,15 @@ func TestBoundIdentity(t *testing.T) {
 		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "tcp", Host: "127.0.0.1", Port: up.Port()}}, nil),
 		Handlers:   map[string]protocol.Handler{"db": holdHandler{}},
 	}
+	var held, released atomic.Int64
+	lease := func(done <-chan struct{}) Lease {
+		held.Add(1)
+		return Lease{OIDC: tok, Done: done, Release: func() { released.Add(1) }}
+	}
 	p := New(Options{Lookup: look, Log: log, Metrics: m, Bindings: fakeBindings{
-		1: func() (*identity.OIDC, <-chan struct{}, error) { return tok, end, nil },
-		2: func() (*identity.OIDC, <-chan struct{}, error) {
-			return tok, nil, fmt.Errorf("%w at T", identity.ErrExpired)
+		1: func() (Lease, error) { return lease(end), nil },
+		2: func() (Lease, error) {
+			return lease(nil), fmt.Errorf("%w at T", identity.ErrExpired)
 		},
 	}}, routes)
 	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
@@ -222,6 +229,13 @@ func TestBoundIdentity(t *testing.T) {
 	waitLog(`"event":"connection.denied"`, `"reason":"the OIDC token of the identity expired at T"`)
 	connect(3).Close()
 	waitLog(`"reason":"no binding"`)
+	deadline := time.Now().Add(10 * time.Second)
+	for released.Load() != held.Load() || held.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d leases taken, %d released; want 2 and 2", held.Load(), released.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // holdHandler holds a session until it is cancelled.
