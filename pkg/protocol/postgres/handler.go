@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/record"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -69,6 +70,9 @@ type Handler struct {
 	clientTLS *tls.Config // nil: SSLRequest answered N
 	upTLS     *tls.Config // nil: plain upstream
 	host      string
+	// sampleRows is how many rows of each result a session's recording
+	// keeps (0: none).
+	sampleRows int
 
 	// Masking: compiled rules per policy masking and database, and the
 	// catalogs (one per database) with their connection pools.
@@ -101,6 +105,9 @@ func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
 	}
 	if h.deps.Cancels == nil {
 		h.deps.Cancels = NewCancels()
+	}
+	if r, ok := deps.Records.(rowSampler); ok {
+		h.sampleRows = min(r.SampleRows(), record.MaxSampleRows)
 	}
 	var err error
 	if h.class, err = sqlclass.New(sqlclass.Options{Dangerous: opts.DangerousFunctions}); err != nil {

@@ -17,7 +17,14 @@ import (
 // openStore opens a recording store in a temporary directory.
 func openStore(t *testing.T) *record.Store {
 	t.Helper()
-	s, err := record.Open(t.TempDir(), record.Options{})
+	return openSampleStore(t, 0)
+}
+
+// openSampleStore opens a recording store in a temporary directory whose
+// result events keep rows rows.
+func openSampleStore(t *testing.T, rows int) *record.Store {
+	t.Helper()
+	s, err := record.Open(t.TempDir(), record.Options{SampleRows: rows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +32,15 @@ func openStore(t *testing.T) *record.Store {
 	return s
 }
 
-// readRecording returns the lines of session id's recording, one summary
-// per event: "kind key=value...".
-func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []string, *record.End) {
+// recordedEvent is one decoded event of a recording.
+type recordedEvent struct {
+	seq uint64
+	v   any
+}
+
+// recordedEvents returns the decoded events of session id's recording,
+// header and end apart.
+func recordedEvents(t *testing.T, s *record.Store, id string) (*record.Header, []recordedEvent, *record.End) {
 	t.Helper()
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
@@ -41,7 +54,7 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []string
+	var evs []recordedEvent
 	for {
 		e, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -54,11 +67,25 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch ev := v.(type) {
+		if _, end := v.(*record.End); !end {
+			evs = append(evs, recordedEvent{e.Seq, v})
+		}
+	}
+	return rd.Header(), evs, rd.End()
+}
+
+// readRecording returns the lines of session id's recording, one summary
+// per event: "kind key=value...".
+func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []string, *record.End) {
+	t.Helper()
+	h, evs, end := recordedEvents(t, s, id)
+	var lines []string
+	for _, e := range evs {
+		switch ev := e.v.(type) {
 		case *record.Login:
 			lines = append(lines, fmt.Sprintf("login user=%s database=%s auth=%s", ev.User, ev.Database, ev.Auth))
 		case *record.Statement:
-			l := fmt.Sprintf("statement %d %s %s %q class=%s rule=%s", e.Seq, ev.Phase, ev.Decision, ev.Text, ev.Class, ev.Rule)
+			l := fmt.Sprintf("statement %d %s %s %q class=%s rule=%s", e.seq, ev.Phase, ev.Decision, ev.Text, ev.Class, ev.Rule)
 			if len(ev.Params) > 0 {
 				l += " params=" + strings.Join(ev.Params, ",")
 			}
@@ -87,13 +114,11 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 				l += " note=" + ev.Note
 			}
 			lines = append(lines, l)
-		case *record.End:
-			// Returned by End below.
 		default:
-			lines = append(lines, fmt.Sprintf("%s %T", e.Kind, v))
+			lines = append(lines, fmt.Sprintf("%T", e.v))
 		}
 	}
-	return rd.Header(), lines, rd.End()
+	return h, lines, end
 }
 
 func TestRecording(t *testing.T) {

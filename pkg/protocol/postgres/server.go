@@ -22,8 +22,8 @@ func (ss *session) pump() error {
 			return err
 		}
 		handled := false
-		if ss.masked.Load() {
-			if handled, err = ss.maskMessage(typ, n); err != nil {
+		if ss.inspect.Load() {
+			if handled, err = ss.inspectMessage(typ, n); err != nil {
 				return err
 			}
 		}

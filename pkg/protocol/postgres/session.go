@@ -53,11 +53,15 @@ type session struct {
 	// ParameterStatus; the client side applies it before the next statement.
 	reportedPath atomic.Pointer[string]
 
-	// masked is set once a statement of the session is to be masked; until
-	// then the upstream side streams rows without looking at them.
-	masked atomic.Bool
+	// inspect is set once a statement of the session is to be masked, and
+	// from the start when results are sampled; until then the upstream
+	// side streams rows without looking at them.
+	inspect atomic.Bool
 	// mask is the upstream side's masking state.
 	mask masking
+	// sample keeps the first rows of each result for the recording
+	// (upstream side; its max is fixed when the session starts).
+	sample sampler
 	// lastMasking is the masking of the latest statement decided with one:
 	// upstream errors that answer no statement of their own (a Bind
 	// refused for a parameter's value) are masked with it.
@@ -117,6 +121,9 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		ss.sql.SetStatementTimeout(v)
 	}
 	ss.openRecording()
+	if ss.sample.max = h.sampleRows; ss.sample.max > 0 {
+		ss.inspect.Store(true)
+	}
 	pumpErr := make(chan error, 1)
 	go func() {
 		err := ss.pump()

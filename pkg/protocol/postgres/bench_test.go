@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicehq/sluice/pkg/mask"
+	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/record"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
+)
+
+// benchRows is the size of each result BenchmarkRows streams.
+const benchRows = 10000
+
+// BenchmarkRows streams results of benchRows rows of three text columns
+// (about 70 bytes a row) from a server through the inspector to a client
+// over loopback TCP, recording on: plain, with row samples of the
+// recording, with masking (content detectors), and both. Compare ns/row
+// of the variants with "plain" of the same run; "plain" is the path of
+// every session that neither masks nor samples, and must not pay for
+// either.
+func BenchmarkRows(b *testing.B) {
+	resp := benchResult(b)
+	for _, c := range []struct {
+		name   string
+		sample int
+		masked bool
+	}{
+		{"plain", 0, false},
+		{"sampled 10", 10, false},
+		{"sampled 1000", 1000, false},
+		{"masked", 0, true},
+		{"masked sampled 10", 10, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			store, err := record.Open(b.TempDir(), record.Options{SampleRows: c.sample, FsyncInterval: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			e := newEnv(b, envOptions{records: store, fake: fakeOptions{handle: func(conn net.Conn, q string) bool {
+				if q != "SELECT * FROM big" {
+					return false
+				}
+				_, _ = conn.Write(resp)
+				return true
+			}}})
+			if c.masked {
+				e.policy.set(sqlclass.KindSelect, policy.Decision{Action: policy.Allow, Policy: "pii", Rule: "read",
+					Masking: &policy.Masking{Policies: []string{"pii"}, Detectors: mask.Of(mask.Card, mask.Email), Strategy: mask.Redact}})
+			}
+			cl, _ := e.connect(nil)
+			query, _ := (&pgproto3.Query{String: "SELECT * FROM big"}).Encode(nil)
+			r := bufio.NewReaderSize(cl.conn, 64<<10)
+			_ = cl.conn.SetDeadline(time.Time{})
+			b.ResetTimer()
+			for range b.N {
+				if _, err := cl.conn.Write(query); err != nil {
+					b.Fatal(err)
+				}
+				if err := skipUntilReady(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRows), "ns/row")
+			cl.terminate()
+		})
+	}
+}
+
+// benchResult is the server's answer to the benchmark's query.
+func benchResult(b *testing.B) []byte {
+	out, err := rowDescription([]string{"id", "email", "note"}).Encode(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchRows {
+		row := &pgproto3.DataRow{Values: [][]byte{
+			fmt.Appendf(nil, "%d", 100000+i), fmt.Appendf(nil, "user%d@example.com", i), []byte("shipped to the warehouse, no card"),
+		}}
+		if out, err = row.Encode(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	out, _ = (&pgproto3.CommandComplete{CommandTag: fmt.Appendf(nil, "SELECT %d", benchRows)}).Encode(out)
+	out, _ = (&pgproto3.ReadyForQuery{TxStatus: 'I'}).Encode(out)
+	return out
+}
+
+// skipUntilReady reads frames without decoding them, up to and including
+// ReadyForQuery.
+func skipUntilReady(r *bufio.Reader) error {
+	var hdr [5]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return err
+		}
+		if _, err := r.Discard(int(binary.BigEndian.Uint32(hdr[1:])) - 4); err != nil {
+			return err
+		}
+		if hdr[0] == 'Z' {
+			return nil
+		}
+	}
+}
