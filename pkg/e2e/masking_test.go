@@ -88,6 +88,8 @@ func TestPostgresMasking(t *testing.T) {
 		sameRows(t, "psql", "psycopg2", reads["psql"], reads["psycopg2"])
 	})
 
+	t.Run("recordings keep samples of the masked rows", func(t *testing.T) { testMaskedSamples(t, w) })
+
 	t.Run("literals in statements and values in errors", func(t *testing.T) {
 		sql := "SELECT id FROM customers WHERE email = 'ada@example.com' OR card = '4111 1111 1111 1111' ORDER BY id"
 		if rows := w.psqlRows(t, "legacy-etl", sql); len(rows) != 2 {

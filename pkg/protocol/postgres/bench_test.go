@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,9 +25,9 @@ const benchRows = 10000
 // (about 70 bytes a row) from a server through the inspector to a client
 // over loopback TCP, recording on: plain, with row samples of the
 // recording, with masking (content detectors), and both. Compare ns/row
-// of the variants with "plain" of the same run; "plain" is the path of
-// every session that neither masks nor samples, and must not pay for
-// either.
+// and cpu-ns/row (the whole process: server, inspector and client) of the
+// variants with "plain" of the same run; "plain" is the path of every
+// session that neither masks nor samples, and must not pay for either.
 func BenchmarkRows(b *testing.B) {
 	resp := benchResult(b)
 	for _, c := range []struct {
@@ -61,6 +62,7 @@ func BenchmarkRows(b *testing.B) {
 			query, _ := (&pgproto3.Query{String: "SELECT * FROM big"}).Encode(nil)
 			r := bufio.NewReaderSize(cl.conn, 64<<10)
 			_ = cl.conn.SetDeadline(time.Time{})
+			cpu := cpuTime(b)
 			b.ResetTimer()
 			for range b.N {
 				if _, err := cl.conn.Write(query); err != nil {
@@ -72,9 +74,20 @@ func BenchmarkRows(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRows), "ns/row")
+			b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(b.N*benchRows), "cpu-ns/row")
 			cl.terminate()
 		})
 	}
+}
+
+// cpuTime is the process's user and system CPU time so far: the
+// server's, the inspector's and the client's work together.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchResult is the server's answer to the benchmark's query.

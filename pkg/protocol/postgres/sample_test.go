@@ -230,3 +230,66 @@ func noneHolds(t *testing.T, dir string, raws ...string) {
 		t.Fatalf("%d files under %s: %v", files, dir, err)
 	}
 }
+
+// sampleRowSeeds are result shapes (one byte per column: its type, and
+// binary format when the high bit is set) and DataRow bodies.
+func sampleRowSeeds() [][2][]byte {
+	row := func(vals ...[]byte) []byte {
+		b, _ := (&pgproto3.DataRow{Values: vals}).Encode(nil)
+		return b[5:]
+	}
+	return [][2][]byte{
+		{{0, 1 | 0x80}, row([]byte("ada@example.com"), []byte{0, 0, 0, 7})},
+		{{0, 2 | 0x80, 3 | 0x80}, row(nil, bytes.Repeat([]byte{1}, 400), []byte{0, 1, 0, 0, 0, 0, 0, 2, 0, 42})},
+		{{4 | 0x80}, row(make([]byte, 16))},
+		{{0}, []byte{0, 1, 0xff, 0xff, 0xff, 0xfe}},
+		{{0, 0}, []byte{0, 2, 0, 0, 0, 9, 'x'}},
+		{bytes.Repeat([]byte{0}, 70), row(bytes.Repeat([]byte("v"), 70))},
+	}
+}
+
+// sampleOIDs are the types FuzzSampleRow's shapes pick from.
+var sampleOIDs = []uint32{25, 23, 17, 1700, 2950, 1184, 3802, 600, 16, 701}
+
+// FuzzSampleRow feeds arbitrary DataRow bodies to a sample of a result of
+// arbitrary columns: no panic, and the sample stays within its bounds.
+func FuzzSampleRow(f *testing.F) {
+	for _, s := range sampleRowSeeds() {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, shape, body []byte) {
+		if len(shape) > 1600 {
+			return
+		}
+		fields := make([]pgproto3.FieldDescription, len(shape))
+		for i, b := range shape {
+			fields[i] = pgproto3.FieldDescription{Name: []byte(strings.Repeat("c", i%300)), DataTypeOID: sampleOIDs[int(b&0x7f)%len(sampleOIDs)], Format: int16(b >> 7)}
+		}
+		sp := sampler{max: 3}
+		a := &audited{recorded: true}
+		sp.start(a, fields)
+		for range 5 {
+			if sp.wants() {
+				sp.add(body)
+			}
+		}
+		sp.done()
+		s := a.sample
+		if s == nil {
+			return
+		}
+		if len(s.Rows) > 3 || len(s.Columns) > record.MaxSampleCols {
+			t.Fatalf("%d rows, %d columns", len(s.Rows), len(s.Columns))
+		}
+		for _, r := range s.Rows {
+			if len(r) != len(s.Columns) {
+				t.Fatalf("a row of %d cells for %d columns", len(r), len(s.Columns))
+			}
+			for _, c := range r {
+				if len(c) > record.MaxSampleCell {
+					t.Fatalf("a cell of %d bytes", len(c))
+				}
+			}
+		}
+	})
+}
