@@ -51,7 +51,12 @@ func (ss *session) pump() error {
 func (ss *session) relay(typ byte, n int, done []*audited) ([]*audited, error) {
 	up, c := ss.up, ss.c
 	switch typ {
-	case 'D', 'd', 'T', 't', 'G', 'H', 'A', 'N', 'W', 'V':
+	case 'A', 'N':
+		if ss.lastMasking.Load() != nil {
+			return done, ss.relayMaskedNotice(typ, n)
+		}
+		return done, up.r.Copy(c.w, typ, n)
+	case 'D', 'd', 'T', 't', 'G', 'H', 'W', 'V':
 		if typ == 'T' || typ == 't' {
 			ss.describeDone(typ)
 		}
@@ -112,20 +117,22 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 		}
 	case 'E':
 		ss.hadError = true
-		if p := ss.q.front(); p != nil {
-			e := decodeError(body)
-			if p.denied != nil {
-				e = p.denied
-				if err := c.w.Send(e); err != nil {
-					return done
-				}
-				body = nil
-			} else if ss.maskError(p, e) {
-				if err := c.w.Send(e); err != nil {
-					return done
-				}
-				body = nil
+		p := ss.q.front()
+		e := decodeError(body)
+		rewritten := true
+		switch {
+		case p != nil && p.denied != nil:
+			e = p.denied
+		case !ss.maskServerMessage(p, e):
+			rewritten = false // relayed as it came
+		}
+		if rewritten {
+			if err := c.w.Send(e); err != nil {
+				return done
 			}
+			body = nil
+		}
+		if p != nil {
 			done = ss.failed(p, e, done)
 		}
 	case 'Z':
