@@ -17,8 +17,23 @@ func (ss *session) pump() error {
 	up, c := ss.up, ss.c
 	var done []*audited
 	for {
+		if ss.end.set.Load() {
+			return ss.endNow()
+		}
+		// Between two messages, and about to wait for the server: an
+		// end of the session can wake the wait.
+		idle := up.r.Buffered() == 0
+		if idle && !ss.end.wait() {
+			return ss.endNow()
+		}
 		typ, n, err := up.r.Header(true)
+		if idle {
+			ss.end.woke(err == nil)
+		}
 		if err != nil {
+			if ss.end.set.Load() {
+				return ss.endNow()
+			}
 			return err
 		}
 		handled := false
@@ -43,6 +58,18 @@ func (ss *session) pump() error {
 			}
 		}
 	}
+}
+
+// endNow tells the client why the session ends, between two messages,
+// and stops the upstream side.
+func (ss *session) endNow() error {
+	why := ss.end.reason()
+	_ = ss.c.w.Send(why.fatal)
+	_ = ss.c.w.Flush()
+	// The client side may be blocked sending to the server, which nobody
+	// reads any more: let it fail.
+	_ = ss.up.conn.conn.SetWriteDeadline(time.Unix(1, 0))
+	return why
 }
 
 // relay passes one upstream message to the client: rows, COPY data,
