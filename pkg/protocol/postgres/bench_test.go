@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/mask"
 	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/protocol/postgres/wire"
 	"github.com/sluicehq/sluice/pkg/record"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
@@ -73,11 +77,18 @@ func BenchmarkRows(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRows), "ns/row")
-			b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(b.N*benchRows), "cpu-ns/row")
+			perRow(b, cpu)
 			cl.terminate()
 		})
 	}
+}
+
+// perRow reports the wall-clock and CPU time per row since the timer
+// started, and since the CPU time cpu.
+func perRow(b *testing.B, cpu time.Duration) {
+	rows := float64(b.N * benchRows)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rows, "ns/row")
+	b.ReportMetric(float64((cpuTime(b) - cpu).Nanoseconds())/rows, "cpu-ns/row")
 }
 
 // cpuTime is the process's user and system CPU time so far: the
@@ -123,5 +134,67 @@ func skipUntilReady(r *bufio.Reader) error {
 		if hdr[0] == 'Z' {
 			return nil
 		}
+	}
+}
+
+// BenchmarkPump runs the upstream side of a session alone, on one
+// goroutine, over results of benchRows rows held in memory and a client
+// that discards what it gets: the inspector's own cost per row, without
+// sockets or a server. "framing only" is the baseline, measured in the
+// same run: every frame read and copied through, as an inspector that
+// neither masks nor samples must do and do no more.
+func BenchmarkPump(b *testing.B) {
+	resp := benchResult(b)
+	b.Run("framing only", func(b *testing.B) {
+		cpu := cpuTime(b)
+		for range b.N {
+			r, w := wire.NewReader(bytes.NewReader(resp), 1<<20), wire.NewWriter(io.Discard)
+			for {
+				typ, n, err := r.Header(true)
+				if err != nil {
+					break
+				}
+				if err := r.Copy(w, typ, n); err != nil {
+					b.Fatal(err)
+				}
+				if r.Buffered() == 0 {
+					_ = w.Flush()
+				}
+			}
+		}
+		perRow(b, cpu)
+	})
+	masking := &policy.Masking{Policies: []string{"pii"}, Detectors: mask.Of(mask.Card, mask.Email), Strategy: mask.Redact}
+	for _, c := range []struct {
+		name   string
+		sample int
+		m      *policy.Masking
+	}{
+		{"plain", 0, nil}, {"sampled 10", 10, nil}, {"sampled 1000", 1000, nil}, {"masked", 0, masking}, {"masked sampled 10", 10, masking},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h, err := New(testTarget, "127.0.0.1", testConfig(config.Postgres{}), Deps{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := &sqlclass.Statement{Text: "SELECT * FROM big", Kind: sqlclass.KindSelect, Command: "SELECT"}
+			cpu := cpuTime(b)
+			b.ResetTimer()
+			for range b.N {
+				ss := &session{h: h, s: testSession("bench"), end: newEnding(func() {}),
+					c:  &conn{w: wire.NewWriter(io.Discard)},
+					up: &upstream{conn: &conn{r: wire.NewReader(bytes.NewReader(resp), 1<<20)}}}
+				ss.sample.max = c.sample
+				ss.inspect.Store(c.sample > 0 || c.m != nil)
+				if c.m != nil {
+					ss.lastMasking.Store(c.m)
+				}
+				ss.q.push(&pending{kind: 'Q', stmts: []*audited{{st: st, dec: policy.Decision{Action: policy.Allow, Masking: c.m}, recorded: true}}})
+				if err := ss.pump(); !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+			}
+			perRow(b, cpu)
+		})
 	}
 }
