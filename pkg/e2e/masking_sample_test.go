@@ -11,11 +11,12 @@ import (
 
 // recordedSamples returns, by phase, the row samples of the results of
 // the statements whose text matches, from every recording of legacy-etl
-// in the store under state.
-func recordedSamples(t *testing.T, state string, match func(text string) bool) map[string][]*record.Sample {
+// in the store under state, and the sessions they are in.
+func recordedSamples(t *testing.T, state string, match func(text string) bool) (map[string][]*record.Sample, []string) {
 	t.Helper()
 	dir := record.StoreDir(state)
 	out := map[string][]*record.Sample{}
+	var sessions []string
 	for _, in := range recordingsOf(t, dir) {
 		rec := readRecording(t, dir, in.Path)
 		phases := map[uint64]string{}
@@ -28,11 +29,12 @@ func recordedSamples(t *testing.T, state string, match func(text string) bool) m
 			case *record.Result:
 				if p, ok := phases[v.Statement]; ok && v.Sample != nil {
 					out[p] = append(out[p], v.Sample)
+					sessions = append(sessions, in.Session)
 				}
 			}
 		}
 	}
-	return out
+	return out, sessions
 }
 
 // sampleRows turns a sample into rows keyed by column.
@@ -90,14 +92,28 @@ func checkSampledCustomers(t *testing.T, client string, s *record.Sample) {
 // text results and pgx's binary ones.
 func testMaskedSamples(t *testing.T, w *maskWorld) {
 	state := filepath.Join(w.dir, "state")
-	psql := recordedSamples(t, state, func(s string) bool { return s == selectCustomers })["query"]
+	samples, sessions := recordedSamples(t, state, func(s string) bool { return s == selectCustomers })
+	psql := samples["query"]
 	if len(psql) == 0 {
 		t.Fatal("no sample of psql's customers query")
 	}
 	checkSampledCustomers(t, "psql", psql[0])
-	pgx := recordedSamples(t, state, func(s string) bool {
+	// The CLI prints them.
+	for _, cmd := range [][]string{{"sessions", "show", sessions[0]}, {"replay", "--speed", "0", sessions[0]}} {
+		out, code := w.sluice(0, append(cmd, "--state-dir", state)...)
+		if code != 0 || !strings.Contains(out, "**** **** **** 1111") || !strings.Contains(out, "Ada Lovelace") {
+			t.Errorf("sluice %s: exit %d\n%s", strings.Join(cmd, " "), code, out)
+		}
+		for _, raw := range maskRaw {
+			if strings.Contains(out, raw) {
+				t.Errorf("sluice %s prints %q", strings.Join(cmd, " "), raw)
+			}
+		}
+	}
+	pgxSamples, _ := recordedSamples(t, state, func(s string) bool {
 		return strings.HasPrefix(s, "SELECT id, name, email") && strings.HasSuffix(s, "FROM customers WHERE id > $1 ORDER BY id")
-	})["execute"]
+	})
+	pgx := pgxSamples["execute"]
 	if len(pgx) < 2 {
 		t.Fatalf("%d samples of pgx's customers query, want one per format", len(pgx))
 	}
