@@ -108,7 +108,6 @@ func (ss *session) maskNotification(n *pgproto3.NotificationResponse) bool {
 func (ss *session) relayMaskedNotice(typ byte, n int) error {
 	up, c := ss.up, ss.c
 	if n > up.r.Max() {
-		ss.h.deps.Metrics.ProtocolErrors.WithLabelValues(ss.h.target, "masking").Inc()
 		return up.r.Discard(n)
 	}
 	body, err := up.r.Body(n)

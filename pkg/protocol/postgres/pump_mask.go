@@ -34,8 +34,11 @@ func (ss *session) inspectMessage(typ byte, n int) (bool, error) {
 		if !ss.mask.plan.Empty() {
 			return true, ss.maskRow(n)
 		}
-		if ss.sample.wants() && n <= ss.up.r.Max() {
-			return true, ss.sampleRow(n)
+		if ss.sample.wants() {
+			if n <= ss.up.r.Max() {
+				return true, ss.sampleRow(n)
+			}
+			ss.sample.stop() // a row too large to hold: the sample ends, cut
 		}
 	case 'H':
 		return ss.maskCopyStart(n)
