@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/mask"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/record"
@@ -292,4 +293,23 @@ func FuzzSampleRow(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRecordingSampleLargeRow: a row too large to hold is relayed whole
+// and ends the sample, which says it is cut.
+func TestRecordingSampleLargeRow(t *testing.T) {
+	big := strings.Repeat("b", 5000)
+	store := openSampleStore(t, 5)
+	e := newEnv(t, envOptions{records: store, pg: config.Postgres{MaxMessageSize: 4096}, fake: fakeOptions{handle: answer("SELECT big", "SELECT 3",
+		rowDescription([]string{"v"}),
+		&pgproto3.DataRow{Values: [][]byte{[]byte("a")}},
+		&pgproto3.DataRow{Values: [][]byte{[]byte(big)}},
+		&pgproto3.DataRow{Values: [][]byte{[]byte("c")}},
+	)}})
+	c, _ := e.connect(nil)
+	runSteps(t, e, c, []step{q("SELECT big", "RowDescription", "DataRow a", "DataRow "+big, "DataRow c", "CommandComplete SELECT 3", "ReadyForQuery I")})
+	c.terminate()
+	s := column("v", "a")
+	s.Cut = true
+	checkSamples(t, samples(t, store, "sess-1"), []resultSample{{"query SELECT big", s}})
 }
