@@ -88,7 +88,7 @@ func BenchmarkRows(b *testing.B) {
 func perRow(b *testing.B, cpu time.Duration) {
 	rows := float64(b.N * benchRows)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rows, "ns/row")
-	b.ReportMetric(float64((cpuTime(b) - cpu).Nanoseconds())/rows, "cpu-ns/row")
+	b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/rows, "cpu-ns/row")
 }
 
 // cpuTime is the process's user and system CPU time so far: the
