@@ -86,10 +86,7 @@ func TestMaskingServerMessagesColumnRules(t *testing.T) {
 		t.Errorf("the session does not go on: %d, %v", n, err)
 	}
 	conn.Close(t.Context())
-	deadline := time.Now().Add(ioTimeout)
-	for len(events.events(t, "db.query")) < 7 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitQueryEvents(t, events, 7)
 	for _, ev := range events.events(t, "db.query") {
 		if ev["sqlstate"] == "22P02" && ev["error"] != `invalid input syntax for type integer: "****"` {
 			t.Errorf("event error %q", ev["error"])

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -125,10 +126,19 @@ func TestRecording(t *testing.T) {
 	store := openStore(t)
 	e := newEnv(t, envOptions{records: store})
 	c, _ := e.connect(nil)
+	// A result is written once the client has its answer: wait for it
+	// (its db.query event comes right after) before the next statement,
+	// so that the order of the recording is fixed.
+	after := func(n int) func(*testEnv) {
+		return func(e *testEnv) { waitQueryEvents(t, e.audit, n) }
+	}
+	del := q("DELETE FROM t WHERE id = 1", "ErrorResponse ERROR 42501", "ReadyForQuery I")
+	del.before = after(1)
 	runSteps(t, e, c, []step{
 		q("SELECT 1", "RowDescription", "DataRow 1", "CommandComplete SELECT 1", "ReadyForQuery I"),
-		q("DELETE FROM t WHERE id = 1", "ErrorResponse ERROR 42501", "ReadyForQuery I"),
+		del,
 		{
+			before: after(2),
 			send: []pgproto3.FrontendMessage{
 				&pgproto3.Parse{Name: "s1", Query: "SELECT $1::int"},
 				&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{[]byte("42")}},
@@ -161,6 +171,18 @@ func TestRecording(t *testing.T) {
 	}
 	if end == nil || end.Reason != "client_closed" || end.Statements != 4 || end.Denied != 1 {
 		t.Errorf("end = %+v", end)
+	}
+}
+
+// waitQueryEvents waits until log holds n db.query events.
+func waitQueryEvents(t *testing.T, log *auditLog, n int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for len(log.events(t, "db.query")) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d db.query events after %v", n, ioTimeout)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
