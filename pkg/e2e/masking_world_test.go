@@ -28,6 +28,7 @@ log: { format: json, level: debug }
 metrics: { listen: {{.Metrics}} }
 bpf: { pin_dir: {{.PinDir}} }
 masking: { hash_key_file: {{.Dir}}/mask.key }
+recording: { sample_rows: 5 }
 identities:
   - name: legacy-etl
     egress: deny

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/oidctest"
 	"github.com/sluicehq/sluice/pkg/pgtest"
+	"github.com/sluicehq/sluice/pkg/record"
 )
 
 // oidcConfig: tokens of a local issuer claim the identity
@@ -63,6 +64,13 @@ targets:
       auth: oidc
       credentials: { username: etl, password_file: {{.Dir}}/etl.password }
       database: orders
+  - name: orders-job
+    protocol: postgres
+    address: {{.PGJob}}
+    postgres:
+      auth: inject
+      credentials: { username: etl, password_file: {{.Dir}}/etl.password }
+      database: orders
 `
 
 // oidcPolicy lets main-branch jobs of acme/app read sales.
@@ -70,7 +78,7 @@ const oidcPolicy = `
 policies:
   - name: deploy
     identities: ["gha:acme/app@refs/heads/main"]
-    targets: [orders-oidc]
+    targets: [orders-oidc, orders-job]
     default: deny
     rules:
       - name: read-sales-from-main
@@ -86,6 +94,7 @@ type oidcWorld struct {
 	humans *oidctest.Issuer // issuer of the approvers' tokens
 	cache  string
 	pg     *pgtest.Server
+	pgJob  *pgtest.Server // behind orders-job, which jobs reach with injected credentials
 }
 
 func newOIDCWorld(t *testing.T) *oidcWorld {
@@ -93,16 +102,19 @@ func newOIDCWorld(t *testing.T) *oidcWorld {
 	w := &oidcWorld{env: e, issuer: oidctest.New(t), humans: oidctest.New(t)}
 	w.cache = e.serve("tcp4", "127.0.0.3:0").Addr.String()
 	w.pg = pgtest.StartT(t, pgtest.Options{Host: "127.0.0.5"})
-	if err := w.pg.CreateUser("etl", etlPassword, pgtest.SCRAM); err != nil {
-		t.Fatal(err)
+	w.pgJob = pgtest.StartT(t, pgtest.Options{Host: "127.0.0.6"})
+	for _, pg := range []*pgtest.Server{w.pg, w.pgJob} {
+		if err := pg.CreateUser("etl", etlPassword, pgtest.SCRAM); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.CreateDatabase("orders", "etl"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pg.Exec("orders", pgSeed); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := w.pg.CreateDatabase("orders", "etl"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.pg.Exec("orders", pgSeed); err != nil {
-		t.Fatal(err)
-	}
-	e.vars["Issuer"], e.vars["Cache"], e.vars["PG"] = w.issuer.URL, w.cache, w.pg.Addr().String()
+	e.vars["Issuer"], e.vars["Cache"], e.vars["PG"], e.vars["PGJob"] = w.issuer.URL, w.cache, w.pg.Addr().String(), w.pgJob.Addr().String()
 	e.vars["Humans"], e.vars["API"] = w.humans.URL, freePort(t, "tcp4", "127.0.0.1")
 	write(t, filepath.Join(e.dir, "etl.password"), etlPassword+"\n")
 	write(t, filepath.Join(e.dir, "policies", "deploy.yaml"), oidcPolicy)
@@ -361,7 +373,7 @@ func TestOIDCRun(t *testing.T) {
 			t.Fatalf("psql with a password: %+v", res)
 		}
 
-		// A session ends when its token expires.
+		// A session ends when its token expires: the client is told why.
 		short := w.token(t, 5*time.Second, nil)
 		tokens = append(tokens, short)
 		res = psql(short, "SELECT pg_sleep(120)")
@@ -374,6 +386,7 @@ func TestOIDCRun(t *testing.T) {
 		if exp.str("identity") != "gha:acme/app@refs/heads/main" || exp.str("target") != "orders-oidc" {
 			t.Fatalf("identity.expired = %v", exp)
 		}
+		w.checkExpiryEnd(t, res, exp.str("session"), "HINT:  Connect again with a valid token as the password.")
 	})
 
 	t.Run("approval API with human tokens", func(t *testing.T) {
@@ -432,5 +445,81 @@ func TestOIDCRun(t *testing.T) {
 		}
 	})
 
+	t.Run("a job's PostgreSQL session ends with a FATAL when its token expires", func(t *testing.T) {
+		tok := w.token(t, 5*time.Second, nil)
+		tokens = append(tokens, tok)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(binDir, "sluice"), "--control", w.socket(), "run",
+			"--oidc-token-file", w.tokenFile(t, "psql-job.token", tok), "--",
+			"/usr/bin/psql", "-X", "-At", "-h", w.pgJob.Host, "-p", fmt.Sprint(w.pgJob.Port), "-U", "job", "-d", "orders", "-c", "SELECT pg_sleep(120)")
+		cmd.Env = append(os.Environ(), "PGPASSWORD=hard-coded", "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=10")
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		res := jobResult{stdout: o.String(), stderr: e.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			res.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if res.code == 0 {
+			t.Fatalf("a job's session outlived its token: %+v", res)
+		}
+		q := d.waitEvent(t, "db.query of the job", func(ev event) bool {
+			return ev.str("event") == "db.query" && ev.str("target") == "orders-job" && ev.str("statement") == "SELECT pg_sleep(120)"
+		})
+		w.checkExpiryEnd(t, res, q.str("session"), "HINT:  Refresh the job's token (sluice run --refresh), then connect again.")
+	})
+
 	w.noToken(t, tokens...)
+}
+
+// checkExpiryEnd checks how a psql session running SELECT pg_sleep(120)
+// ended when its token expired: psql printed sluice's FATAL, the
+// statement's event, the connection's and the recording's end say why,
+// and the server was asked to cancel the statement.
+func (w *oidcWorld) checkExpiryEnd(t *testing.T, res jobResult, session, hint string) {
+	t.Helper()
+	d := w.daemon
+	if !strings.Contains(res.stderr, `FATAL:  terminating connection because the OIDC token of identity "gha:acme/app@refs/heads/main" expired at `) ||
+		!strings.Contains(res.stderr, hint) {
+		t.Errorf("psql did not print the FATAL: %+v", res)
+	}
+	q := d.waitEvent(t, "db.query of the sleep", func(ev event) bool {
+		return ev.str("event") == "db.query" && ev.str("session") == session && ev.str("statement") == "SELECT pg_sleep(120)"
+	})
+	if !strings.Contains(q.str("note"), "session ended before the statement completed: the OIDC token of the identity expired at ") {
+		t.Errorf("db.query = %v", q)
+	}
+	closed := d.waitEvent(t, "connection.close", func(ev event) bool {
+		return ev.str("event") == "connection.close" && ev.str("session") == session
+	})
+	if !strings.Contains(closed.str("error"), "the session was ended: the OIDC token of the identity expired") {
+		t.Errorf("connection.close = %v", closed)
+	}
+	c := d.waitEvent(t, "db.cancel of the sleep", func(ev event) bool {
+		return ev.str("event") == "db.cancel" && ev.str("cancelled_session") == session
+	})
+	if c.str("outcome") != "routed" {
+		t.Errorf("db.cancel = %v", c)
+	}
+	dir := record.StoreDir(filepath.Join(w.dir, "state"))
+	waitFor(t, "the session's recording closed", func() bool {
+		infos, err := record.List(dir, record.Filter{Identity: "gha:acme/app@refs/heads/main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range infos {
+			if in.Session == session && !in.Open {
+				rec := readRecording(t, dir, in.Path)
+				if rec.end == nil || rec.end.Reason != "token_expired" || !strings.Contains(rec.end.Error, "expired at") {
+					t.Errorf("recording end = %+v", rec.end)
+				}
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -122,26 +122,52 @@ func (h *Handler) cancel(ctx context.Context, s *protocol.Session, req *pgproto3
 		ev("withdrawn", "the statement was held for approval; its request is withdrawn")
 		return nil
 	}
+	if err := h.sendCancel(ctx, dial, e.upstream); err != nil {
+		ev("failed", err.Error())
+		return err
+	}
+	ev("routed", "")
+	return nil
+}
+
+// sendCancel sends the server a CancelRequest for the backend key, over a
+// new connection.
+func (h *Handler) sendCancel(ctx context.Context, dial protocol.Dialer, key cancelKey) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	up, err := h.dialUpstream(ctx, dial)
 	if err != nil {
-		ev("failed", err.Error())
 		return err
 	}
 	defer up.conn.Close()
-	if err := up.w.Send(&pgproto3.CancelRequest{ProcessID: e.upstream.pid, SecretKey: e.upstream.secret}); err != nil {
-		ev("failed", err.Error())
+	if err := up.w.Send(&pgproto3.CancelRequest{ProcessID: key.pid, SecretKey: key.secret}); err != nil {
 		return err
 	}
 	if err := up.w.Flush(); err != nil {
-		ev("failed", err.Error())
 		return err
 	}
 	// The server closes the connection when it has read the request.
 	var b [1]byte
 	_ = up.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, _ = up.conn.Read(b[:])
-	ev("routed", "")
 	return nil
+}
+
+// cancelRunning cancels what the server runs for a session sluice ends
+// (why), even once the session's context is done: a db.cancel event of
+// the session says how it went.
+func (ss *session) cancelRunning(why *terminated) {
+	if ss.up.key == nil {
+		return
+	}
+	outcome, l := "routed", ss.h.deps.Log.Event(audit.DBCancel)
+	err := ss.h.sendCancel(context.WithoutCancel(ss.ctx), ss.dial, *ss.up.key)
+	if err != nil {
+		outcome, l = "failed", ss.h.deps.Log.Warn(audit.DBCancel)
+	}
+	l = ss.s.Fields(l).Str("outcome", outcome).Str("cancelled_session", ss.s.ID).Str("reason", why.Error())
+	if err != nil {
+		l = l.Str("error", err.Error())
+	}
+	l.Msg("cancel request")
 }

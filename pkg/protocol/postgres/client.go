@@ -172,7 +172,7 @@ func (ss *session) query(body []byte) error {
 	}
 	for _, a := range p.stmts {
 		if a.dec.Masking != nil {
-			ss.masked.Store(true)
+			ss.inspect.Store(true)
 		}
 	}
 	ss.q.push(p)
@@ -304,12 +304,13 @@ func (ss *session) execute(body []byte) error {
 		a.err = ss.denial(a)
 		return ss.denyAudited('P', a)
 	}
-	if a.dec.Masking != nil {
+	if a.dec.Masking != nil || ss.sample.max > 0 && a.recorded {
 		// The rows of an Execute come without a description: ask for the
 		// portal's (its columns and result formats) first; the answer is
-		// the plan's, and the client never sees it.
-		ss.masked.Store(true)
-		ss.q.push(&pending{kind: kindMaskDescribe, stmts: []*audited{a}})
+		// the masking plan's and the sample's, and the client never sees
+		// it.
+		ss.inspect.Store(true)
+		ss.q.push(&pending{kind: kindOwnDescribe, stmts: []*audited{a}})
 		ss.up.w.Frame('D', append(append([]byte{'P'}, m.Portal...), 0))
 	}
 	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})

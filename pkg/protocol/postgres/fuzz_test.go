@@ -157,6 +157,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for i, s := range startupSeeds() {
 		write("FuzzStartup", i, fmt.Sprintf("byte(%q)", byte(i%3)), fmt.Sprintf("[]byte(%q)", s))
 	}
+	for i, s := range sampleRowSeeds() {
+		write("FuzzSampleRow", i, fmt.Sprintf("[]byte(%q)", s[0]), fmt.Sprintf("[]byte(%q)", s[1]))
+	}
 }
 
 // fuzzServe runs one session: the client writes in and closes its side;

@@ -19,9 +19,11 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/identity"
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/record"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -69,6 +71,9 @@ type Handler struct {
 	clientTLS *tls.Config // nil: SSLRequest answered N
 	upTLS     *tls.Config // nil: plain upstream
 	host      string
+	// sampleRows is how many rows of each result a session's recording
+	// keeps (0: none).
+	sampleRows int
 
 	// Masking: compiled rules per policy masking and database, and the
 	// catalogs (one per database) with their connection pools.
@@ -101,6 +106,9 @@ func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
 	}
 	if h.deps.Cancels == nil {
 		h.deps.Cancels = NewCancels()
+	}
+	if r, ok := deps.Records.(rowSampler); ok {
+		h.sampleRows = min(r.SampleRows(), record.MaxSampleRows)
 	}
 	var err error
 	if h.class, err = sqlclass.New(sqlclass.Options{Dangerous: opts.DangerousFunctions}); err != nil {
@@ -144,7 +152,18 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	defer h.leave()
 	c := newConn(client)
 	defer func() { c.conn.Close() }()
-	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
+	end := newEnding(func() { c.conn.Close() })
+	job := s.Attribution.OIDC // a job's binding (sluice run --oidc-token-file), if any
+	stop := context.AfterFunc(ctx, func() {
+		// The proxy ends the sessions of a job whose token expired with
+		// identity.ErrExpired as the cause: the client is told. Otherwise
+		// (sluiced stops) the connections close.
+		if o := job; o != nil && errors.Is(context.Cause(ctx), identity.ErrExpired) {
+			end.end(tokenExpired(o, ""))
+			return
+		}
+		end.close()
+	})
 	defer stop()
 
 	_ = client.SetDeadline(time.Now().Add(startupTimeout))
@@ -160,18 +179,21 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	if err != nil {
 		return c.result(), err
 	}
+	defer up.conn.conn.Close()
+	if !end.run(up.conn.conn) {
+		return c.result(), ctx.Err()
+	}
+	defer end.stop()
 	if up.session != nil {
 		// auth: oidc: the token's identity from now on, until it expires.
 		s = up.session
-		defer h.expireAt(s, func() { c.conn.Close(); up.conn.conn.Close() })()
+		ts := up.session
+		defer h.expireAt(ts, func() { end.end(tokenExpired(ts.Attribution.OIDC, ts.KernelIdentity)) })()
 	}
-	defer up.conn.conn.Close()
-	stopUp := context.AfterFunc(ctx, func() { up.conn.conn.Close() })
-	defer stopUp()
 	_ = client.SetDeadline(time.Time{})
 	_ = up.counted.SetDeadline(time.Time{})
 
-	err = h.run(ctx, s, c, up, dial)
+	err = h.run(ctx, s, c, up, dial, end)
 	res := c.result()
 	res.BytesDown = up.counted.BytesRead()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -158,6 +158,8 @@ type envOptions struct {
 	recordFailure config.RecordFailure
 	// approvals holds statements under review; nil refuses them.
 	approvals Approvals
+	// tokens verifies OIDC tokens given as passwords (auth: oidc).
+	tokens TokenVerifier
 }
 
 // testEnv is one inspector (Handler) in front of one fake server.
@@ -196,7 +198,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	e.h, err = New(testTarget, "127.0.0.1", testConfig(o.pg), Deps{
 		Log: log, Policy: e.policy, Cancels: e.cancels, Records: o.records, RecordFailure: o.recordFailure,
-		Approvals: o.approvals,
+		Approvals: o.approvals, Tokens: o.tokens,
 	})
 	if err != nil {
 		t.Fatal(err)

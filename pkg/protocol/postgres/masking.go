@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/pkg/mask"
@@ -273,35 +272,6 @@ func (ss *session) maskEcho(m *policy.Masking, s string) string {
 		return string(out)
 	}
 	return s
-}
-
-// maskError runs the content detectors over the fields of an upstream
-// error that can quote a value (invalid input syntax for type bigint:
-// "4111 1111 1111 1111"; DETAIL: Key (email)=(...) already exists), when
-// the session masks: the masking of the statement p answers, else the
-// session's latest. It reports whether anything changed. The client, the
-// event and the recording all get the masked error.
-func (ss *session) maskError(p *pending, e *pgproto3.ErrorResponse) bool {
-	if ss.lastMasking.Load() == nil {
-		return false // no statement of the session was masked
-	}
-	var m *policy.Masking
-	switch {
-	case p.kind == 'Q' && p.next < len(p.stmts):
-		m = p.stmts[p.next].dec.Masking
-	case p.kind != 'Q' && len(p.stmts) > 0:
-		m = p.stmts[0].dec.Masking
-	}
-	if m == nil {
-		m = ss.lastMasking.Load()
-	}
-	changed := false
-	for _, f := range []*string{&e.Message, &e.Detail, &e.Hint, &e.Where, &e.InternalQuery} {
-		if v := ss.maskEcho(m, *f); v != *f {
-			*f, changed = v, true
-		}
-	}
-	return changed
 }
 
 // maskEchoes is maskEcho over a list.

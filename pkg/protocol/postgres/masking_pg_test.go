@@ -101,8 +101,9 @@ func maskHandler(t *testing.T, srv *pgtest.Server, m *policy.Masking) (*Handler,
 	return h, events
 }
 
-// maskConn connects pgx through h to srv, in exec mode.
-func maskConn(t *testing.T, h *Handler, srv *pgtest.Server, name string, exec pgx.QueryExecMode) *pgx.Conn {
+// maskConn connects pgx through h to srv, in exec mode; configure, if
+// any, changes the configuration first.
+func maskConn(t *testing.T, h *Handler, srv *pgtest.Server, name string, exec pgx.QueryExecMode, configure ...func(*pgx.ConnConfig)) *pgx.Conn {
 	t.Helper()
 	dial := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
@@ -113,6 +114,9 @@ func maskConn(t *testing.T, h *Handler, srv *pgtest.Server, name string, exec pg
 		t.Fatal(err)
 	}
 	cfg.DefaultQueryExecMode = exec
+	for _, f := range configure {
+		f(cfg)
+	}
 	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		client, server := connPair(t, overTCP)
 		s := &protocol.Session{ID: "mask-" + strings.ReplaceAll(name, " ", "-"), Identity: "etl", Target: "shop-db", Started: time.Now()}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/pkg/policy"
 	"github.com/sluicehq/sluice/pkg/protocol/postgres/pgmask"
+	"github.com/sluicehq/sluice/pkg/record"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
@@ -25,9 +26,9 @@ type pending struct {
 	next  int // Q: index of the statement whose result comes next
 }
 
-// kindMaskDescribe is the pending kind of a Describe the inspector sends
-// itself, before an Execute whose result is masked.
-const kindMaskDescribe = 'x'
+// kindOwnDescribe is the pending kind of a Describe the inspector sends
+// itself, before an Execute whose result is masked or sampled.
+const kindOwnDescribe = 'x'
 
 // audited is one statement's audit record, completed by its response.
 type audited struct {
@@ -43,6 +44,7 @@ type audited struct {
 	err      *pgproto3.ErrorResponse
 	note     string         // why a statement did not run
 	masked   []pgmask.Count // what masking did to its result
+	sample   *record.Sample // the first rows of its result, as the client got them
 	seq      uint64         // its statement event in the recording, when recorded
 	recorded bool
 	appr     *approvalInfo // under review: the approval it was held for, or the grant that let it through

@@ -15,26 +15,31 @@ import (
 // it may reach the client unmasked, and the stream cannot be resumed.
 var errMasking = errors.New("postgres: result could not be masked")
 
-// maskMessage handles the upstream messages masking is concerned with,
-// once the session masks anything. It reports whether it consumed the
-// message (read its body and wrote what the client gets); otherwise the
-// caller handles it as usual.
-func (ss *session) maskMessage(typ byte, n int) (bool, error) {
+// inspectMessage handles the upstream messages masking and sampling are
+// concerned with, once the session masks anything or samples results. It
+// reports whether it consumed the message (read its body and wrote what
+// the client gets); otherwise the caller handles it as usual.
+func (ss *session) inspectMessage(typ byte, n int) (bool, error) {
 	switch typ {
 	case 'T':
-		return ss.maskDescription(n)
+		return ss.describeResult(n)
 	case 'n':
-		if p := ss.q.front(); p != nil && p.kind == kindMaskDescribe {
-			// The masked Execute returns no rows.
+		if p := ss.q.front(); p != nil && p.kind == kindOwnDescribe {
+			// The Execute returns no rows.
 			ss.q.pop()
 			ss.mask.plan, ss.mask.of = nil, nil
 			return true, ss.up.r.Discard(n)
 		}
 	case 'D':
-		if ss.mask.plan.Empty() {
-			return false, nil
+		if !ss.mask.plan.Empty() {
+			return true, ss.maskRow(n)
 		}
-		return true, ss.maskRow(n)
+		if ss.sample.wants() {
+			if n <= ss.up.r.Max() {
+				return true, ss.sampleRow(n)
+			}
+			ss.sample.stop() // a row too large to hold: the sample ends, cut
+		}
 	case 'H':
 		return ss.maskCopyStart(n)
 	case 'd':
@@ -44,27 +49,36 @@ func (ss *session) maskMessage(typ byte, n int) (bool, error) {
 		return true, ss.maskCopyData(n)
 	case 'C', 's', 'I', 'E':
 		ss.maskDone()
+		ss.sample.done()
 	}
 	return false, nil
 }
 
-// maskDescription compiles the plan of a result from its RowDescription.
-// The description answering the inspector's own Describe is not
-// forwarded.
-func (ss *session) maskDescription(n int) (bool, error) {
+// describeResult starts a result: the masking plan is compiled from its
+// RowDescription, and its sample begins. The description answering the
+// inspector's own Describe is not forwarded.
+func (ss *session) describeResult(n int) (bool, error) {
 	p := ss.q.front()
 	if p == nil {
 		return false, nil
 	}
 	var a *audited
-	own := p.kind == kindMaskDescribe
+	own := p.kind == kindOwnDescribe
 	switch {
 	case own:
 		a = p.stmts[0]
 	case p.kind == 'Q' && p.next < len(p.stmts):
 		a = p.stmts[p.next]
 	}
-	if a == nil || a.dec.Masking == nil {
+	masks := a != nil && a.dec.Masking != nil
+	samples := a != nil && ss.sample.max > 0 && a.recorded
+	if !masks && (!samples || n > ss.up.r.Max()) {
+		if own {
+			// Asked for a sample only, and too large to hold: the
+			// result goes unsampled.
+			ss.q.pop()
+			return true, ss.up.r.Discard(n)
+		}
 		return false, nil
 	}
 	body, err := ss.up.r.Body(n)
@@ -73,25 +87,40 @@ func (ss *session) maskDescription(n int) (bool, error) {
 	}
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
+		if !masks {
+			// Not the sample's to judge: the client gets what it gets.
+			return true, ss.forwardDescription(own, body)
+		}
 		return true, ss.maskFailed(fmt.Errorf("%w: RowDescription: %w", ErrProtocol, err))
 	}
-	rules := ss.h.maskRulesFor(a.dec.Masking, ss.up.database)
-	if rules.err != nil {
-		return true, ss.maskFailed(rules.err)
+	if masks {
+		rules := ss.h.maskRulesFor(a.dec.Masking, ss.up.database)
+		if rules.err != nil {
+			return true, ss.maskFailed(rules.err)
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), dialKey{}, ss.dial), catalogTimeout)
+		defer cancel()
+		plan, err := pgmask.Compile(ctx, rd.Fields, rules.rules)
+		if err != nil {
+			return true, ss.maskFailed(err)
+		}
+		ss.mask.plan, ss.mask.of = plan, a
 	}
-	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), dialKey{}, ss.dial), catalogTimeout)
-	defer cancel()
-	plan, err := pgmask.Compile(ctx, rd.Fields, rules.rules)
-	if err != nil {
-		return true, ss.maskFailed(err)
+	if samples {
+		ss.sample.start(a, rd.Fields)
 	}
-	ss.mask.plan, ss.mask.of = plan, a
+	return true, ss.forwardDescription(own, body)
+}
+
+// forwardDescription passes a RowDescription to the client, unless it
+// answers the inspector's own Describe.
+func (ss *session) forwardDescription(own bool, body []byte) error {
 	if own {
 		ss.q.pop()
-		return true, nil
+		return nil
 	}
 	ss.c.w.Frame('T', body)
-	return true, nil
+	return nil
 }
 
 // maskRow masks one DataRow. A row is held whole to be masked, so rows
@@ -108,12 +137,27 @@ func (ss *session) maskRow(n int) error {
 	if err != nil {
 		return ss.maskFailed(err)
 	}
-	if !changed {
-		ss.c.w.Frame('D', body)
-		return nil
+	if changed {
+		ss.mask.buf = out
+		body = out
 	}
-	ss.mask.buf = out
-	ss.c.w.Frame('D', out)
+	if ss.sample.wants() {
+		// The sample is taken from the row the client gets: masked.
+		ss.sample.add(body)
+	}
+	ss.c.w.Frame('D', body)
+	return nil
+}
+
+// sampleRow relays one DataRow of an unmasked result, keeping it in the
+// sample.
+func (ss *session) sampleRow(n int) error {
+	body, err := ss.up.r.Body(n)
+	if err != nil {
+		return err
+	}
+	ss.sample.add(body)
+	ss.c.w.Frame('D', body)
 	return nil
 }
 

@@ -21,6 +21,12 @@ type Recordings interface {
 	Create(h record.Header) (*record.Recording, error)
 }
 
+// rowSampler is implemented by Recordings whose result events keep a
+// sample of the result's rows (*record.Store): SampleRows is how many.
+type rowSampler interface {
+	SampleRows() int
+}
+
 // versioner is implemented by Deciders that know the version of their
 // policy set; recordings carry it in their header.
 type versioner interface {
@@ -156,7 +162,7 @@ func (ss *session) recordResult(a *audited) {
 	if !a.recorded {
 		return
 	}
-	r := &record.Result{Statement: a.seq, Duration: a.duration, Rows: a.rows, HasRows: a.hasRows, Note: a.note}
+	r := &record.Result{Statement: a.seq, Duration: a.duration, Rows: a.rows, HasRows: a.hasRows, Note: a.note, Sample: a.sample}
 	if a.err != nil {
 		r.Error, r.Code = shownError(a), a.err.Code
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -17,7 +18,14 @@ import (
 // openStore opens a recording store in a temporary directory.
 func openStore(t *testing.T) *record.Store {
 	t.Helper()
-	s, err := record.Open(t.TempDir(), record.Options{})
+	return openSampleStore(t, 0)
+}
+
+// openSampleStore opens a recording store in a temporary directory whose
+// result events keep rows rows.
+func openSampleStore(t *testing.T, rows int) *record.Store {
+	t.Helper()
+	s, err := record.Open(t.TempDir(), record.Options{SampleRows: rows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +33,15 @@ func openStore(t *testing.T) *record.Store {
 	return s
 }
 
-// readRecording returns the lines of session id's recording, one summary
-// per event: "kind key=value...".
-func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []string, *record.End) {
+// recordedEvent is one decoded event of a recording.
+type recordedEvent struct {
+	seq uint64
+	v   any
+}
+
+// recordedEvents returns the decoded events of session id's recording,
+// header and end apart.
+func recordedEvents(t *testing.T, s *record.Store, id string) (*record.Header, []recordedEvent, *record.End) {
 	t.Helper()
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
@@ -41,7 +55,7 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []string
+	var evs []recordedEvent
 	for {
 		e, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -54,11 +68,25 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch ev := v.(type) {
+		if _, end := v.(*record.End); !end {
+			evs = append(evs, recordedEvent{e.Seq, v})
+		}
+	}
+	return rd.Header(), evs, rd.End()
+}
+
+// readRecording returns the lines of session id's recording, one summary
+// per event: "kind key=value...".
+func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []string, *record.End) {
+	t.Helper()
+	h, evs, end := recordedEvents(t, s, id)
+	var lines []string
+	for _, e := range evs {
+		switch ev := e.v.(type) {
 		case *record.Login:
 			lines = append(lines, fmt.Sprintf("login user=%s database=%s auth=%s", ev.User, ev.Database, ev.Auth))
 		case *record.Statement:
-			l := fmt.Sprintf("statement %d %s %s %q class=%s rule=%s", e.Seq, ev.Phase, ev.Decision, ev.Text, ev.Class, ev.Rule)
+			l := fmt.Sprintf("statement %d %s %s %q class=%s rule=%s", e.seq, ev.Phase, ev.Decision, ev.Text, ev.Class, ev.Rule)
 			if len(ev.Params) > 0 {
 				l += " params=" + strings.Join(ev.Params, ",")
 			}
@@ -87,23 +115,30 @@ func readRecording(t *testing.T, s *record.Store, id string) (*record.Header, []
 				l += " note=" + ev.Note
 			}
 			lines = append(lines, l)
-		case *record.End:
-			// Returned by End below.
 		default:
-			lines = append(lines, fmt.Sprintf("%s %T", e.Kind, v))
+			lines = append(lines, fmt.Sprintf("%T", e.v))
 		}
 	}
-	return rd.Header(), lines, rd.End()
+	return h, lines, end
 }
 
 func TestRecording(t *testing.T) {
 	store := openStore(t)
 	e := newEnv(t, envOptions{records: store})
 	c, _ := e.connect(nil)
+	// A result is written once the client has its answer: wait for it
+	// (its db.query event comes right after) before the next statement,
+	// so that the order of the recording is fixed.
+	after := func(n int) func(*testEnv) {
+		return func(e *testEnv) { waitQueryEvents(t, e.audit, n) }
+	}
+	del := q("DELETE FROM t WHERE id = 1", "ErrorResponse ERROR 42501", "ReadyForQuery I")
+	del.before = after(1)
 	runSteps(t, e, c, []step{
 		q("SELECT 1", "RowDescription", "DataRow 1", "CommandComplete SELECT 1", "ReadyForQuery I"),
-		q("DELETE FROM t WHERE id = 1", "ErrorResponse ERROR 42501", "ReadyForQuery I"),
+		del,
 		{
+			before: after(2),
 			send: []pgproto3.FrontendMessage{
 				&pgproto3.Parse{Name: "s1", Query: "SELECT $1::int"},
 				&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{[]byte("42")}},
@@ -136,6 +171,18 @@ func TestRecording(t *testing.T) {
 	}
 	if end == nil || end.Reason != "client_closed" || end.Statements != 4 || end.Denied != 1 {
 		t.Errorf("end = %+v", end)
+	}
+}
+
+// waitQueryEvents waits until log holds n db.query events.
+func waitQueryEvents(t *testing.T, log *auditLog, n int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for len(log.events(t, "db.query")) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d db.query events after %v", n, ioTimeout)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -17,13 +17,28 @@ func (ss *session) pump() error {
 	up, c := ss.up, ss.c
 	var done []*audited
 	for {
+		if ss.end.set.Load() {
+			return ss.endNow()
+		}
+		// Between two messages, and about to wait for the server: an
+		// end of the session can wake the wait.
+		idle := up.r.Buffered() == 0
+		if idle && !ss.end.wait() {
+			return ss.endNow()
+		}
 		typ, n, err := up.r.Header(true)
+		if idle {
+			ss.end.woke(err == nil)
+		}
 		if err != nil {
+			if ss.end.set.Load() {
+				return ss.endNow()
+			}
 			return err
 		}
 		handled := false
-		if ss.masked.Load() {
-			if handled, err = ss.maskMessage(typ, n); err != nil {
+		if ss.inspect.Load() {
+			if handled, err = ss.inspectMessage(typ, n); err != nil {
 				return err
 			}
 		}
@@ -45,13 +60,30 @@ func (ss *session) pump() error {
 	}
 }
 
+// endNow tells the client why the session ends, between two messages,
+// and stops the upstream side.
+func (ss *session) endNow() error {
+	why := ss.end.reason()
+	_ = ss.c.w.Send(why.fatal)
+	_ = ss.c.w.Flush()
+	// The client side may be blocked sending to the server, which nobody
+	// reads any more: let it fail.
+	_ = ss.up.conn.conn.SetWriteDeadline(time.Unix(1, 0))
+	return why
+}
+
 // relay passes one upstream message to the client: rows, COPY data,
 // descriptions and notifications streamed, the rest decoded and handled by
 // response.
 func (ss *session) relay(typ byte, n int, done []*audited) ([]*audited, error) {
 	up, c := ss.up, ss.c
 	switch typ {
-	case 'D', 'd', 'T', 't', 'G', 'H', 'A', 'N', 'W', 'V':
+	case 'A', 'N':
+		if ss.lastMasking.Load() != nil {
+			return done, ss.relayMaskedNotice(typ, n)
+		}
+		return done, up.r.Copy(c.w, typ, n)
+	case 'D', 'd', 'T', 't', 'G', 'H', 'W', 'V':
 		if typ == 'T' || typ == 't' {
 			ss.describeDone(typ)
 		}
@@ -112,20 +144,22 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 		}
 	case 'E':
 		ss.hadError = true
-		if p := ss.q.front(); p != nil {
-			e := decodeError(body)
-			if p.denied != nil {
-				e = p.denied
-				if err := c.w.Send(e); err != nil {
-					return done
-				}
-				body = nil
-			} else if ss.maskError(p, e) {
-				if err := c.w.Send(e); err != nil {
-					return done
-				}
-				body = nil
+		p := ss.q.front()
+		e := decodeError(body)
+		rewritten := true
+		switch {
+		case p != nil && p.denied != nil:
+			e = p.denied
+		case !ss.maskServerMessage(p, e):
+			rewritten = false // relayed as it came
+		}
+		if rewritten {
+			if err := c.w.Send(e); err != nil {
+				return done
 			}
+			body = nil
+		}
+		if p != nil {
 			done = ss.failed(p, e, done)
 		}
 	case 'Z':

@@ -36,6 +36,9 @@ type session struct {
 
 	// dial connects to the upstream as the session does (catalog lookups).
 	dial protocol.Dialer
+	// end ends the session from outside (its OIDC token expired): the
+	// upstream side tells the client.
+	end *ending
 
 	// Client side only.
 	sql     *sqlclass.Session
@@ -53,11 +56,15 @@ type session struct {
 	// ParameterStatus; the client side applies it before the next statement.
 	reportedPath atomic.Pointer[string]
 
-	// masked is set once a statement of the session is to be masked; until
-	// then the upstream side streams rows without looking at them.
-	masked atomic.Bool
+	// inspect is set once a statement of the session is to be masked, and
+	// from the start when results are sampled; until then the upstream
+	// side streams rows without looking at them.
+	inspect atomic.Bool
 	// mask is the upstream side's masking state.
 	mask masking
+	// sample keeps the first rows of each result for the recording
+	// (upstream side; its max is fixed when the session starts).
+	sample sampler
 	// lastMasking is the masking of the latest statement decided with one:
 	// upstream errors that answer no statement of their own (a Bind
 	// refused for a parameter's value) are masked with it.
@@ -98,7 +105,7 @@ type portal struct {
 }
 
 // run inspects the session until either side closes, or ctx ends.
-func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *upstream, dial protocol.Dialer) error {
+func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *upstream, dial protocol.Dialer, end *ending) error {
 	defer h.deps.Cancels.remove(up.clientKey)
 	c.r.SetMax(int(h.opts.MaxMessageSize))
 	up.r.SetMax(int(h.opts.MaxMessageSize))
@@ -107,7 +114,7 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		path = sqlclass.ParseSearchPath(v)
 	}
 	ss := &session{
-		h: h, s: s, c: c, up: up, dial: dial, ctx: ctx, upDone: make(chan struct{}),
+		h: h, s: s, c: c, up: up, dial: dial, ctx: ctx, end: end, upDone: make(chan struct{}),
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
@@ -117,6 +124,9 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		ss.sql.SetStatementTimeout(v)
 	}
 	ss.openRecording()
+	if ss.sample.max = h.sampleRows; ss.sample.max > 0 {
+		ss.inspect.Store(true)
+	}
 	pumpErr := make(chan error, 1)
 	go func() {
 		err := ss.pump()
@@ -141,9 +151,26 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 	}
 	closeQuietly(up.conn.conn)
 	perr := <-pumpErr
-	ss.flushAudits(ss.q.drain(), "session ended before the statement completed")
+	pending := ss.q.drain()
+	note := "session ended before the statement completed"
+	var why *terminated
+	if !errors.As(perr, &why) {
+		// Closed after the grace period, or ended while the client side
+		// failed first: the reason is the same.
+		why = ss.end.reason()
+	}
+	if why != nil {
+		note += ": " + why.err.Error()
+		if len(pending) > 0 {
+			// The server would run the statement to its end: stop it.
+			ss.cancelRunning(why)
+		}
+	}
+	ss.flushAudits(pending, note)
 	reason, rerr := "client_closed", err
 	switch {
+	case why != nil:
+		reason, rerr = why.reason, why
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// The upstream side ended first and unblocked the client side.
 		reason, rerr = "server_closed", perr
@@ -154,6 +181,9 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		rerr = nil
 	}
 	ss.closeRecording(reason, rerr, c.counted.BytesRead(), up.counted.BytesRead())
+	if why != nil {
+		return why
+	}
 	if err == nil || isClosed(err) {
 		if perr != nil && !isClosed(perr) {
 			return perr

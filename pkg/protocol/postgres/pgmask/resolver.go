@@ -148,3 +148,57 @@ func glob(pattern, s string) bool {
 	ok, _ := path.Match(pattern, s)
 	return ok
 }
+
+// HasColumnRules reports whether the set masks values by column (column
+// rules, hints included, or whole-result masking), not only by content.
+func (rs *RuleSet) HasColumnRules() bool {
+	return rs.whole != 0 || len(rs.rules) > 0
+}
+
+// NameRule gives the rule of a column a server message names (the key
+// columns of a constraint violation), matched by name without the
+// catalog. An empty schema or table is unknown: a schema.table.column
+// rule then applies on the parts that are known.
+func (rs *RuleSet) NameRule(schema, table, column string) Rule {
+	if rs.whole != 0 {
+		return Rule{Strategy: rs.whole, Masker: rs.masker, Name: "whole result"}
+	}
+	schema, table, column = strings.ToLower(schema), strings.ToLower(table), strings.ToLower(column)
+	for _, r := range rs.rules {
+		if !r.matchName(schema, table, column) {
+			continue
+		}
+		if r.Strategy == 0 {
+			return rs.contentRule(r.Hint)
+		}
+		return Rule{Strategy: r.Strategy, Masker: rs.masker, Name: r.Name}
+	}
+	return rs.contentRule(0)
+}
+
+// MayMaskTable reports whether a whole-value rule (a column rule with a
+// strategy, or whole-result masking) may apply to a column of the table
+// (schema and table empty when unknown): a bare column-name rule may, as
+// the table's columns are not known here.
+func (rs *RuleSet) MayMaskTable(schema, table string) bool {
+	if rs.whole != 0 {
+		return true
+	}
+	schema, table = strings.ToLower(schema), strings.ToLower(table)
+	for _, r := range rs.rules {
+		if r.Strategy != 0 && (len(r.parts) == 1 || r.matchName(schema, table, "")) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchName matches a rule against names, any of them possibly empty
+// (unknown, hence matching).
+func (r compiledRule) matchName(schema, table, column string) bool {
+	known := func(pattern, s string) bool { return s == "" || glob(pattern, s) }
+	if len(r.parts) == 1 {
+		return column != "" && glob(r.parts[0], column)
+	}
+	return known(r.parts[0], schema) && known(r.parts[1], table) && known(r.parts[2], column)
+}
