@@ -147,8 +147,10 @@ func TestTokenExpiryEndsSession(t *testing.T) {
 		c.send(&pgproto3.Query{String: "SELECT * FROM endless"})
 		x := c.untilClosed()
 		checkExpiryFatal(t, x, "Connect again with a valid token as the password.")
-		for _, m := range x.msgs[1 : len(x.msgs)-1] {
-			if m != "DataRow "+strings.Repeat("x", 100) {
+		// Under load the token may lapse before the first row: what
+		// matters is that only whole messages precede the FATAL.
+		for i, m := range x.msgs[:len(x.msgs)-1] {
+			if m != "DataRow "+strings.Repeat("x", 100) && (i != 0 || !strings.HasPrefix(m, "RowDescription")) {
 				t.Fatalf("a message %.40q between the rows and the FATAL", m)
 			}
 		}
