@@ -45,8 +45,31 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 		}
+		// A statement and its result as the inspector writes them: the
+		// result queued and written with the next statement, one write(2)
+		// per statement.
+		b.Run("statement+result/"+mode.name, func(b *testing.B) {
+			s, _ := openStore(b, Options{Recipients: mode.recipients, Now: time.Now})
+			r, err := s.Create(pgHeader("bench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, res := benchEvents()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				seq, err := r.Append(st)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Statement = seq
+				if _, err := r.AppendLater(res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		// 8 sessions at once, as pgbench -c 8: each appends a statement
-		// and its result, while the syncer fsyncs every 100 ms.
+		// and queues its result, while the syncer fsyncs every 100 ms.
 		b.Run("8-sessions/"+mode.name, func(b *testing.B) {
 			s, _ := openStore(b, Options{Recipients: mode.recipients, Now: time.Now})
 			var n atomic.Int64
@@ -67,7 +90,7 @@ func BenchmarkAppend(b *testing.B) {
 						return
 					}
 					res.Statement = seq
-					if _, err := r.Append(res); err != nil {
+					if _, err := r.AppendLater(res); err != nil {
 						b.Error(err)
 						return
 					}

@@ -28,11 +28,21 @@ import (
 // concurrent use; events are numbered in the order their calls are
 // serialized.
 //
+// AppendLater is for events that describe what has already happened
+// upstream (a statement's result): it numbers and chains the event at
+// once, but hands its line to the kernel together with the next Append,
+// or at the store's next sync round, whichever comes first; a statement
+// costs one write(2), not two. A kill -9 of the daemon can thus lose the
+// results of the last sync interval, never a statement. Its error is
+// about the event itself (ErrTooLarge, ErrInvalid, ErrClosed): a failure
+// to write surfaces at the next Append, which then fails as a whole.
+//
 // Close writes the end event with the totals and the signature of the
 // head, and hands the recording to the store to sync and log. It is called
 // once; Append then fails with ErrClosed.
 type Recorder interface {
 	Append(ev Event) (seq uint64, err error)
+	AppendLater(ev Event) (seq uint64, err error)
 	Close(sum Summary) error
 }
 
@@ -47,8 +57,9 @@ type Recording struct {
 
 	mu                 sync.Mutex
 	seq                uint64 // of the next event
-	prev               Digest
-	size               int64 // bytes of complete lines
+	prev               Digest // hash of the last event numbered, written or not
+	size               int64  // bytes of complete lines in the file
+	later              []byte // lines numbered by AppendLater, not yet written
 	retry              uint32
 	buf, plain, sealed []byte
 	nonce              [12]byte
@@ -184,8 +195,21 @@ func (r *Recording) Session() string { return r.id }
 // Path returns the recording's file, relative to the store.
 func (r *Recording) Path() string { return r.rel }
 
+// maxLater bounds the lines AppendLater keeps: past it they are written
+// at once.
+const maxLater = 256 << 10
+
 // Append writes one event; see Recorder.
 func (r *Recording) Append(ev Event) (uint64, error) {
+	return r.append(ev, false)
+}
+
+// AppendLater numbers one event and writes it with the next; see Recorder.
+func (r *Recording) AppendLater(ev Event) (uint64, error) {
+	return r.append(ev, true)
+}
+
+func (r *Recording) append(ev Event, later bool) (uint64, error) {
 	if ev == nil {
 		return 0, fmt.Errorf("%w: nil event", ErrInvalid)
 	}
@@ -211,7 +235,12 @@ func (r *Recording) Append(ev Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	seq, err := r.write(line, hash)
+	var seq uint64
+	if later && len(r.later)+len(line) <= maxLater {
+		seq = r.queue(line, hash)
+	} else {
+		seq, err = r.write(line, hash)
+	}
 	if err == nil && kind == KindStatement {
 		r.statements++
 		if Refused(decision) {
@@ -219,6 +248,24 @@ func (r *Recording) Append(ev Event) (uint64, error) {
 		}
 	}
 	return seq, err
+}
+
+// queue queues an encoded line behind the lines already queued.
+func (r *Recording) queue(line []byte, hash Digest) uint64 {
+	r.later = append(r.later, line...)
+	r.prev = hash
+	seq := r.seq
+	r.seq++
+	r.dirty.Store(true)
+	return seq
+}
+
+// flush writes the lines queued by AppendLater.
+func (r *Recording) flush() error {
+	if len(r.later) == 0 || r.broken != nil {
+		return r.broken
+	}
+	return r.writeOut(nil)
 }
 
 // encode builds the next line in r.buf.
@@ -252,14 +299,32 @@ func (r *Recording) encode(ev Event, kind Kind, decision string, t time.Time) ([
 	return line, hash, nil
 }
 
-// write appends one complete line with a single write(2). On failure the
-// file is cut back to its last complete line.
+// write appends one complete line, after the lines AppendLater queued,
+// with a single write(2). On failure the file is cut back to its last
+// complete line; the queued lines stay queued.
 func (r *Recording) write(line []byte, hash Digest) (uint64, error) {
 	if cap(r.buf) > 1<<20 {
 		defer func() { r.buf, r.plain, r.sealed = nil, nil, nil }()
 	}
-	n, err := r.f.Write(line)
-	if err != nil || n != len(line) {
+	if err := r.writeOut(line); err != nil {
+		return 0, err
+	}
+	r.prev = hash
+	seq := r.seq
+	r.seq++
+	return seq, nil
+}
+
+// writeOut writes the queued lines followed by line in one write(2).
+func (r *Recording) writeOut(line []byte) error {
+	out, queued := line, len(r.later)
+	if queued > 0 {
+		r.later = append(r.later, line...)
+		out = r.later
+	}
+	n, err := r.f.Write(out)
+	if err != nil || n != len(out) {
+		r.later = r.later[:queued]
 		if err == nil {
 			err = io.ErrShortWrite
 		}
@@ -275,14 +340,18 @@ func (r *Recording) write(line []byte, hash Digest) (uint64, error) {
 				r.broken = fmt.Errorf("a partial line could not be removed: %w", terr)
 			}
 		}
-		return 0, fmt.Errorf("%w: %s: %w", ErrWrite, r.rel, err)
+		return fmt.Errorf("%w: %s: %w", ErrWrite, r.rel, err)
 	}
 	r.size += int64(n)
-	r.prev = hash
-	seq := r.seq
-	r.seq++
+	if queued > 0 {
+		if cap(r.later) > maxLater {
+			r.later = nil
+		} else {
+			r.later = r.later[:0]
+		}
+	}
 	r.dirty.Store(true)
-	return seq, nil
+	return nil
 }
 
 // Close ends the recording; see Recorder. If the end cannot be written

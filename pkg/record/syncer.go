@@ -11,11 +11,12 @@ import (
 	"github.com/sluicehq/sluice/pkg/record/headlog"
 )
 
-// The syncer is the store's one goroutine. Every FsyncInterval it syncs
-// the recordings written to since the last round (fdatasync, one per file:
-// the group commit), the directories that gained entries, then logs the
-// heads of the recordings closed since, in one head log append, and only
-// then removes their open markers. Retention runs on the same goroutine,
+// The syncer is the store's one goroutine. Every FsyncInterval it writes
+// out the events queued by AppendLater and syncs the recordings written to
+// since the last round (fdatasync, one per file: the group commit), the
+// directories that gained entries, then logs the heads of the recordings
+// closed since, in one head log append, and only then removes their open
+// markers. Retention runs on the same goroutine,
 // so the head log has a single writer.
 
 func (s *Store) loop() {
@@ -77,6 +78,16 @@ func (s *Store) sync() error {
 	}
 	for _, r := range dirty {
 		if r.dirty.Swap(false) {
+			// Results queued by AppendLater go out first, so the sync
+			// covers them.
+			r.mu.Lock()
+			err := r.flush()
+			r.mu.Unlock()
+			if err != nil {
+				// They stay queued: the session's next Append (or its
+				// end) tries again, and fails as a whole if it cannot.
+				note(fmt.Errorf("record: %w", err))
+			}
 			if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
 				// Linux may drop the unsynced pages: the recording can no
 				// longer promise what it holds.

@@ -157,16 +157,24 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-// recordResult writes a's outcome, once its statement was recorded.
+// recordResult queues a's outcome, once its statement was recorded: the
+// result reaches the file with the session's next event or the store's
+// next sync round (the statement itself was written before it ran).
 func (ss *session) recordResult(a *audited) {
 	if !a.recorded {
+		return
+	}
+	rec := ss.recs.get()
+	if rec == nil {
 		return
 	}
 	r := &record.Result{Statement: a.seq, Duration: a.duration, Rows: a.rows, HasRows: a.hasRows, Note: a.note, Sample: a.sample}
 	if a.err != nil {
 		r.Error, r.Code = shownError(a), a.err.Code
 	}
-	ss.appendRecord(r)
+	if _, err := rec.AppendLater(r); err != nil {
+		ss.recordFailed("append", err)
+	}
 }
 
 // appendRecord writes an event whose loss refuses nothing.

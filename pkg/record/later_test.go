@@ -1,0 +1,204 @@
+package record
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+)
+
+// fileSize returns the size of path.
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestAppendLater writes pgEvents with their results queued: a result is
+// numbered and chained at once, reaches the file with the next event, at
+// a sync round, or at Close, and the recording reads back as if every
+// event had been appended on its own.
+func TestAppendLater(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		name := "plain"
+		opts := Options{FsyncInterval: time.Hour, SampleRows: 5}
+		var ropts ReadOptions
+		if encrypted {
+			name = "encrypted"
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Recipients = []string{id.Recipient().String()}
+			ropts.Identities = []age.Identity{id}
+		}
+		t.Run(name, func(t *testing.T) {
+			s, dir := openStore(t, opts)
+			r, err := s.Create(pgHeader(idA))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, r.Path())
+			evs := pgEvents()
+			for i, ev := range evs[:2] { // login, SELECT
+				if seq, err := r.Append(ev); err != nil || seq != uint64(i+1) {
+					t.Fatalf("Append %d: %d, %v", i, seq, err)
+				}
+			}
+			before := fileSize(t, path)
+			if seq, err := r.AppendLater(evs[2]); err != nil || seq != 3 {
+				t.Fatalf("AppendLater: %d, %v; want seq 3", seq, err)
+			}
+			if got := fileSize(t, path); got != before {
+				t.Errorf("AppendLater wrote %d bytes, want none before the next event", got-before)
+			}
+			if n := events(t, path); n != 3 {
+				t.Errorf("%d events on disk with a result queued, want 3", n)
+			}
+			if seq, err := r.Append(evs[3]); err != nil || seq != 4 {
+				t.Fatalf("Append after AppendLater: %d, %v; want seq 4", seq, err)
+			}
+			if n := events(t, path); n != 5 {
+				t.Errorf("%d events on disk after the next Append, want 5 (the queued result went with it)", n)
+			}
+			if seq, err := r.AppendLater(evs[4]); err != nil || seq != 5 {
+				t.Fatalf("AppendLater: %d, %v; want seq 5", seq, err)
+			}
+			if err := s.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if n := events(t, path); n != 6 {
+				t.Errorf("%d events on disk after a sync round, want 6", n)
+			}
+			if _, err := r.AppendLater(&Result{Statement: 4, Duration: time.Millisecond}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Close(Summary{Reason: "client_closed"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.AppendLater(&Result{Statement: 4}); !errors.Is(err, ErrClosed) {
+				t.Errorf("AppendLater after Close: %v, want ErrClosed", err)
+			}
+			rd, entries := readAll(t, path, ropts)
+			want := append(evs, &Result{Statement: 4, Duration: time.Millisecond})
+			if len(entries) != len(want)+1 {
+				t.Fatalf("%d events read, want %d and the end", len(entries), len(want))
+			}
+			for i, ev := range want {
+				got, err := entries[i].Decode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, ev) || entries[i].Seq != uint64(i+1) {
+					t.Errorf("event %d (seq %d):\n%#v\nwant\n%#v", i+1, entries[i].Seq, got, ev)
+				}
+			}
+			if end := rd.End(); end == nil || end.Events != 8 || end.Statements != 2 {
+				t.Errorf("end %+v, want 8 events, 2 statements", end)
+			}
+			rep, err := Verify(dir, VerifyOptions{PublicKey: s.PublicKey()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) > 0 || len(rep.Recordings) != 1 || rep.Recordings[0].State != StateOK {
+				t.Errorf("verify: %+v", rep)
+			}
+		})
+	}
+}
+
+// TestAppendLaterBounded: past maxLater queued bytes, a result is written
+// at once rather than held.
+func TestAppendLaterBounded(t *testing.T) {
+	s, dir := openStore(t, Options{FsyncInterval: time.Hour, SampleRows: 100})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.Path())
+	cells := make([][]string, 100)
+	for i := range cells {
+		cells[i] = []string{strings.Repeat("x", 200)}
+	}
+	big := &Result{Statement: 1, HasRows: true, Rows: 100, Sample: &Sample{Columns: []string{"c"}, Rows: cells}}
+	written := false
+	for i := 0; i < 20 && !written; i++ {
+		if _, err := r.AppendLater(big); err != nil {
+			t.Fatal(err)
+		}
+		written = events(t, path) > 1
+	}
+	if !written {
+		t.Fatal("queued results were never written without a next event")
+	}
+	r.mu.Lock()
+	queued := len(r.later)
+	r.mu.Unlock()
+	if queued > maxLater {
+		t.Errorf("%d bytes queued, more than %d", queued, maxLater)
+	}
+}
+
+// TestAppendLaterDiskFull: a queued result whose write fails with the next
+// statement stays queued; the statement fails as a whole, and both go out
+// once there is room.
+func TestAppendLaterDiskFull(t *testing.T) {
+	mnt := smallFS(t)
+	dir := filepath.Join(mnt, "recordings")
+	s := openAt(t, dir, installKey(t, t.TempDir()), Options{FsyncInterval: time.Hour, OnError: func(error) {}})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.Path())
+	evs := pgEvents()
+	if _, err := r.Append(evs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := r.AppendLater(&Result{Statement: 1, Rows: 2, HasRows: true}); err != nil || seq != 2 {
+		t.Fatalf("AppendLater: %d, %v", seq, err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	fill(t, filler)
+	// Use up the room left in the file's last page.
+	for {
+		if _, err := r.Append(&Login{User: "etl_reader"}); err != nil {
+			if !errors.Is(err, ErrWrite) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Append on a full disk: %v, want ErrWrite and ENOSPC", err)
+			}
+			break
+		}
+		if _, err := r.AppendLater(&Result{Statement: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onDisk := events(t, path)
+	if err := s.Sync(); !errors.Is(err, ErrWrite) {
+		t.Errorf("Sync with queued results on a full disk: %v, want ErrWrite", err)
+	}
+	if n := events(t, path); n != onDisk {
+		t.Errorf("%d events after a failed sync, want %d", n, onDisk)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := r.Append(evs[3])
+	if err != nil {
+		t.Fatalf("Append after space returned: %v", err)
+	}
+	if n := events(t, path); n != seq+1 || n != onDisk+2 {
+		t.Errorf("%d events after space returned (last seq %d, %d before), want the queued result and the statement", n, seq, onDisk)
+	}
+}
