@@ -45,3 +45,25 @@ func BenchmarkClassify(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClassifyShape is a job sending the same statement with new
+// constants each time (pgbench -S in simple mode): the exact text misses
+// the cache, its shape hits. "lexer" is the common case; "normalizer"
+// takes the slower way (a parameter makes the lexer give up).
+func BenchmarkClassifyShape(b *testing.B) {
+	for _, bc := range []struct{ name, format string }{
+		{"lexer", "SELECT abalance FROM pgbench_accounts WHERE aid = %d;"},
+		{"normalizer", "SELECT abalance FROM pgbench_accounts WHERE aid = %d AND bid = $1;"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := newTestClassifier(b, Options{})
+			s := NewSession("bench", nil)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := c.Classify(s, fmt.Sprintf(bc.format, i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
