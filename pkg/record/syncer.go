@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,6 +77,7 @@ func (s *Store) sync() error {
 			firstErr = err
 		}
 	}
+	toSync := dirty[:0]
 	for _, r := range dirty {
 		if r.dirty.Swap(false) {
 			// Results queued by AppendLater go out first, so the sync
@@ -88,13 +90,11 @@ func (s *Store) sync() error {
 				// end) tries again, and fails as a whole if it cannot.
 				note(fmt.Errorf("record: %w", err))
 			}
-			if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
-				// Linux may drop the unsynced pages: the recording can no
-				// longer promise what it holds.
-				r.fail(fmt.Errorf("fsync: %w", err))
-				note(fmt.Errorf("record: fsync %s: %w", r.rel, err))
-			}
+			toSync = append(toSync, r)
 		}
+	}
+	for _, err := range syncAll(toSync) {
+		note(err)
 	}
 	var retry, logged []*closing
 	var recs []headlog.Record
@@ -145,6 +145,44 @@ func (s *Store) sync() error {
 	}
 	s.mu.Unlock()
 	return firstErr
+}
+
+// syncWorkers bounds the fdatasync calls in flight at once.
+const syncWorkers = 8
+
+// syncAll fdatasyncs the recordings concurrently: the block layer (or
+// the filesystem's journal) then merges their cache flushes, where one
+// call after the other would pay a device flush each. A recording whose
+// sync fails refuses every later event: Linux may have dropped its
+// unsynced pages, so it can no longer promise what it holds.
+func syncAll(rs []*Recording) []error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next = make(chan *Recording)
+	)
+	for range min(len(rs), syncWorkers) {
+		wg.Go(func() {
+			for r := range next {
+				if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
+					r.fail(fmt.Errorf("fsync: %w", err))
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("record: fsync %s: %w", r.rel, err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, r := range rs {
+		next <- r
+	}
+	close(next)
+	wg.Wait()
+	return errs
 }
 
 func syncDir(dir string) error {
