@@ -156,13 +156,13 @@ func (h *Handler) Serve(ctx context.Context, s *protocol.Session, client net.Con
 	job := s.Attribution.OIDC // a job's binding (sluice run --oidc-token-file), if any
 	stop := context.AfterFunc(ctx, func() {
 		// The proxy ends the sessions of a job whose token expired with
-		// identity.ErrExpired as the cause: the client is told. Otherwise
-		// (sluiced stops) the connections close.
+		// identity.ErrExpired as the cause; otherwise sluiced stops. The
+		// client is told either way.
 		if o := job; o != nil && errors.Is(context.Cause(ctx), identity.ErrExpired) {
 			end.end(tokenExpired(o, ""))
 			return
 		}
-		end.close()
+		end.end(shuttingDown())
 	})
 	defer stop()
 

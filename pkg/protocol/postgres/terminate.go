@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -10,11 +11,13 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluicehq/sluice/pkg/identity"
+	"github.com/sluicehq/sluice/pkg/record"
 )
 
 // codeAdminShutdown is what PostgreSQL sends a session it terminates from
 // outside (pg_terminate_backend, a fast shutdown); sluice sends it to a
-// session it ends because the OIDC token of its identity expired.
+// session it ends because the OIDC token of its identity expired, or
+// because sluiced stops.
 const codeAdminShutdown = "57P01"
 
 // endGrace bounds how long a session being ended waits for the upstream
@@ -53,6 +56,25 @@ func tokenExpired(o *identity.OIDC, kernelIdentity string) *terminated {
 			Hint:    hint,
 		},
 		err: fmt.Errorf("%w at %s", identity.ErrExpired, at),
+	}
+}
+
+// errShutdown is what ends the sessions of a sluiced that stops.
+var errShutdown = errors.New("sluiced is shutting down")
+
+// shuttingDown is the ending of every session when sluiced stops: the
+// client is told, as PostgreSQL tells its clients at a fast shutdown,
+// rather than finding its connection closed.
+func shuttingDown() *terminated {
+	return &terminated{
+		reason: record.ReasonShutdown,
+		fatal: &pgproto3.ErrorResponse{
+			Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: codeAdminShutdown,
+			Message: "terminating connection because sluiced is shutting down",
+			Detail:  "A statement still running is cancelled on the server; an open transaction is rolled back.",
+			Hint:    "Connect again once sluiced is back.",
+		},
+		err: errShutdown,
 	}
 }
 

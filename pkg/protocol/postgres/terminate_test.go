@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,75 @@ func TestTokenExpiryEndsSession(t *testing.T) {
 			t.Errorf("Serve: %v", r.err)
 		}
 	})
+}
+
+// TestShutdownEndsSession: when sluiced stops (the proxy's context ends
+// without a cause of its own), a session is told with a FATAL 57P01, as
+// PostgreSQL tells its clients at a fast shutdown, a statement still
+// running is cancelled on the server, and the recording ends with reason
+// shutdown.
+func TestShutdownEndsSession(t *testing.T) {
+	for _, running := range []bool{false, true} {
+		name := "idle"
+		if running {
+			name = "running a statement"
+		}
+		t.Run(name, func(t *testing.T) {
+			store := openSampleStore(t, 0)
+			e := newEnv(t, envOptions{records: store, fake: fakeOptions{handle: func(conn net.Conn, q string) bool {
+				if q != "SELECT pg_sleep(60)" {
+					return false
+				}
+				_, _ = io.Copy(io.Discard, conn) // until sluice closes it
+				return true
+			}}})
+			clientEnd, serverEnd := connPair(t, overTCP)
+			defer clientEnd.Close()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.h.Serve(ctx, testSession("sess-1"), serverEnd, e.fake.dial)
+				done <- err
+			}()
+			c := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
+			c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
+			if x := c.untilReady(); x.msgs[len(x.msgs)-1] != "ReadyForQuery I" {
+				t.Fatalf("login: %v", x.msgs)
+			}
+			if running {
+				c.send(&pgproto3.Query{String: "SELECT pg_sleep(60)"})
+				// Ended once the server has it.
+				for deadline := time.Now().Add(ioTimeout); !slices.Contains(e.fake.received(), "Q SELECT pg_sleep(60)"); {
+					if time.Now().After(deadline) {
+						t.Fatalf("the server never got the query: %v", e.fake.received())
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			cancel()
+			x := c.untilClosed()
+			if len(x.msgs) == 0 || x.msgs[len(x.msgs)-1] != "ErrorResponse FATAL 57P01" {
+				t.Fatalf("received %v, want the FATAL last", x.msgs)
+			}
+			if m := x.errs[len(x.errs)-1].Message; m != "terminating connection because sluiced is shutting down" {
+				t.Errorf("FATAL %q", m)
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Serve: %v, want context.Canceled (an orderly end)", err)
+				}
+			case <-time.After(ioTimeout):
+				t.Fatal("Serve did not return")
+			}
+			if got := e.fake.cancelRequests(); running != (len(got) == 1) {
+				t.Errorf("cancel requests %+v (statement running: %v)", got, running)
+			}
+			_, _, end := readRecording(t, store, "sess-1")
+			if end == nil || end.Reason != record.ReasonShutdown {
+				t.Errorf("end = %+v", end)
+			}
+		})
+	}
 }
