@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -267,44 +266,5 @@ func TestUpstreamGoneEndsSession(t *testing.T) {
 	}
 	if r := c.wait(); r.err != nil && !isClosed(r.err) {
 		t.Errorf("Serve: %v", r.err)
-	}
-}
-
-// TestContextCancelEndsSession: cancelling Serve's context (daemon
-// shutdown) ends an idle session promptly.
-func TestContextCancelEndsSession(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	clientEnd, serverEnd := connPair(t, overTCP)
-	defer clientEnd.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.h.Serve(ctx, testSession("sess-ctx"), serverEnd, e.fake.dial)
-		done <- err
-	}()
-	fe := pgproto3.NewFrontend(clientEnd, clientEnd)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	_ = clientEnd.SetReadDeadline(time.Now().Add(ioTimeout))
-	for {
-		m, err := fe.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
-			break
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Error("Serve returned nil after its context was cancelled")
-		}
-	case <-time.After(ioTimeout):
-		t.Fatal("Serve did not return after its context was cancelled")
 	}
 }

@@ -69,6 +69,25 @@ func oidcEnv(t *testing.T, tokens *fakeTokens, fake fakeOptions) (*testEnv, *rec
 	return e, store
 }
 
+// serveLoggedIn serves session s under ctx (the proxy's context) and logs
+// in as alice; Serve's error arrives on the channel.
+func (e *testEnv) serveLoggedIn(ctx context.Context, s *protocol.Session) (*pgClient, <-chan error) {
+	e.t.Helper()
+	clientEnd, serverEnd := connPair(e.t, overTCP)
+	e.t.Cleanup(func() { clientEnd.Close() })
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.h.Serve(ctx, s, serverEnd, e.fake.dial)
+		done <- err
+	}()
+	c := &pgClient{t: e.t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
+	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
+	if x := c.untilReady(); x.msgs[len(x.msgs)-1] != "ReadyForQuery I" {
+		e.t.Fatalf("login: %v", x.msgs)
+	}
+	return c, done
+}
+
 // checkExpiryFatal checks what the client of an expired session read last.
 func checkExpiryFatal(t *testing.T, x exchange, hint string) {
 	t.Helper()
@@ -163,20 +182,9 @@ func TestTokenExpiryEndsSession(t *testing.T) {
 		e := newEnv(t, envOptions{records: store})
 		s := testSession("sess-1")
 		s.Attribution.OIDC = &identity.OIDC{Identity: "gha:acme/app", Expires: time.Now()}
-		clientEnd, serverEnd := connPair(t, overTCP)
-		defer clientEnd.Close()
 		ctx, cancel := context.WithCancelCause(t.Context())
 		defer cancel(nil)
-		done := make(chan error, 1)
-		go func() {
-			_, err := e.h.Serve(ctx, s, serverEnd, e.fake.dial)
-			done <- err
-		}()
-		c := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
-		c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
-		if x := c.untilReady(); x.msgs[len(x.msgs)-1] != "ReadyForQuery I" {
-			t.Fatalf("login: %v", x.msgs)
-		}
+		c, done := e.serveLoggedIn(ctx, s)
 		cancel(identity.ErrExpired)
 		x := c.untilClosed()
 		checkExpiryFatal(t, x, "Refresh the job's token (sluice run --refresh), then connect again.")
@@ -227,20 +235,9 @@ func TestShutdownEndsSession(t *testing.T) {
 				_, _ = io.Copy(io.Discard, conn) // until sluice closes it
 				return true
 			}}})
-			clientEnd, serverEnd := connPair(t, overTCP)
-			defer clientEnd.Close()
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				_, err := e.h.Serve(ctx, testSession("sess-1"), serverEnd, e.fake.dial)
-				done <- err
-			}()
-			c := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
-			c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
-			if x := c.untilReady(); x.msgs[len(x.msgs)-1] != "ReadyForQuery I" {
-				t.Fatalf("login: %v", x.msgs)
-			}
+			c, done := e.serveLoggedIn(ctx, testSession("sess-1"))
 			if running {
 				c.send(&pgproto3.Query{String: "SELECT pg_sleep(60)"})
 				// Ended once the server has it.
