@@ -191,6 +191,7 @@ func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text str
 	st.SetSearchPath = w.setPath
 	st.SetLocalSearchPath = w.setLocal
 	st.StatementTimeout = w.setTimeout
+	st.Unsafe = w.unsafe
 	st.CreatesTemp = w.createsTemp
 	st.DropsTemp = w.dropsTemp
 	if st.Executes == "" {
@@ -240,6 +241,9 @@ func (c *Classifier) topLevel(w *walker, st *Statement, m proto.Message) {
 // variableSet follows SET / RESET of search_path and statement_timeout
 // (and RESET ALL).
 func variableSet(w *walker, n *pg_query.VariableSetStmt) {
+	if u := unsafeSet(n); u != "" {
+		w.unsafe = u
+	}
 	var p []string
 	switch {
 	case n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL:

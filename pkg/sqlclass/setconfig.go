@@ -21,6 +21,10 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if !ok {
 		return false
 	}
+	if u := unsafeSetConfig(name, n.Args[1]); u != "" {
+		w.unsafe = u
+		return true
+	}
 	if strings.EqualFold(name, "statement_timeout") {
 		w.timeoutConfig(n, f)
 		return true

@@ -126,6 +126,11 @@ type Statement struct {
 	// ALL, DISCARD ALL, a bare SELECT set_config('statement_timeout',
 	// ...) with literal arguments), nil for none.
 	StatementTimeout *Setting
+	// Unsafe says why the statement is refused whatever the policies say:
+	// it would change how PostgreSQL reads the bytes of the session's
+	// later statements in a way the classifier cannot follow
+	// (standard_conforming_strings off, a client-only encoding).
+	Unsafe string
 }
 
 // Setting is a new value of a run-time parameter.

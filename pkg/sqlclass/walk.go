@@ -39,7 +39,8 @@ type walker struct {
 	createsTemp []string
 	dropsTemp   []string
 	executes    string
-	unfiltered  bool // an UPDATE or DELETE that runs has no row filter
+	unfiltered  bool   // an UPDATE or DELETE that runs has no row filter
+	unsafe      string // see Statement.Unsafe
 
 	depth   int
 	tooDeep bool

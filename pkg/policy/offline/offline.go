@@ -144,7 +144,8 @@ func (e *Env) Decide(set *policy.Set, q Query) (*Result, error) {
 			SQL: &st.Statement, Attribution: q.Attribution, Time: q.Time,
 		}
 		st.Explanation = set.Explain(req)
-		if st.Kind == sqlclass.KindUnparseable {
+		switch {
+		case st.Kind == sqlclass.KindUnparseable:
 			// As the inspector: a statement it cannot parse cannot be
 			// checked, and is refused whatever the policies say.
 			st.Refused = true
@@ -152,6 +153,11 @@ func (e *Env) Decide(set *policy.Set, q Query) (*Result, error) {
 				Action: policy.Deny, Policy: "sluice", Rule: "unparseable",
 				Message: "the statement could not be parsed, so it cannot be checked: " + st.Error,
 			}
+		case st.Unsafe != "":
+			// As the inspector: a statement that would change how later
+			// statements are read is refused whatever the policies say.
+			st.Refused = true
+			st.Decision = policy.Decision{Action: policy.Deny, Policy: "sluice", Rule: "unsafe-setting", Message: st.Unsafe}
 		}
 		res.Statements = append(res.Statements, st)
 		if i == 0 || st.Decision.Action.Stricter(res.Decision.Action) {

@@ -11,10 +11,16 @@ import (
 )
 
 // decide asks the policy about one statement. A statement the parser
-// refused is denied whatever the policy says.
+// refused, or one that would change how the server reads later statements
+// (sqlclass.Statement.Unsafe), is denied whatever the policy says.
 func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 	if st.Kind == sqlclass.KindUnparseable {
 		return refuse("unparseable", "the statement could not be parsed, so it cannot be checked: "+st.Error)
+	}
+	if st.Unsafe != "" {
+		// It would change how the server reads the session's later
+		// statements in a way the classifier cannot follow.
+		return refuse("unsafe-setting", st.Unsafe)
 	}
 	if ss.h.deps.Policy == nil {
 		return refuse("no-policy-engine", "no policy is loaded")

@@ -23,6 +23,22 @@ const (
 // ErrProtocol is wrapped by errors for clients that break the protocol.
 var ErrProtocol = errors.New("postgres: protocol violation")
 
+// ErrUnsafeSetting is wrapped by the error of a session whose server
+// reports a setting under which sluice cannot read statements as the
+// server does (sqlclass.UnsafeSetting): refused at login, ended when it
+// changes mid-session.
+var ErrUnsafeSetting = errors.New("postgres: unsafe setting")
+
+// unsafeSetting is the error of such a session: why is
+// sqlclass.UnsafeSetting's reason.
+type unsafeSetting struct{ why string }
+
+func (u *unsafeSetting) Error() string { return "unsafe setting: " + u.why }
+func (u *unsafeSetting) Unwrap() error { return ErrUnsafeSetting }
+
+// unsafeSettingHint is the hint of those refusals.
+const unsafeSettingHint = "Keep standard_conforming_strings on (the default) and use a client encoding such as UTF8 for this role and database."
+
 // errorResponse builds an ERROR-severity ErrorResponse.
 func errorResponse(code, msg, detail, hint string) *pgproto3.ErrorResponse {
 	return &pgproto3.ErrorResponse{

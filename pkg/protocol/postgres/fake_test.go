@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,8 @@ type fakeOptions struct {
 	transport transport
 	// maxBody bounds the messages the fake accepts (0: 16 MiB).
 	maxBody int
+	// params are more ParameterStatus values reported at login.
+	params map[string]string
 }
 
 // fakeServer is an in-process PostgreSQL server good enough for the
@@ -284,6 +287,9 @@ func (f *fakeServer) serve(conn net.Conn) {
 	}
 	s.be.Send(&pgproto3.ParameterStatus{Name: "server_version", Value: "17.2"})
 	s.be.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})
+	for _, k := range slices.Sorted(maps.Keys(f.opts.params)) {
+		s.be.Send(&pgproto3.ParameterStatus{Name: k, Value: f.opts.params[k]})
+	}
 	s.be.Send(&pgproto3.BackendKeyData{ProcessID: f.opts.pid, SecretKey: f.opts.secret})
 	s.be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if s.be.Flush() != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
 // upstream is the logged-in upstream leg and what the session knows about it.
@@ -47,11 +48,16 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	}
 	up := &upstream{user: user, database: params["database"], params: params, gate: &holdGate{}}
 
-	fail := func(code string, err error, format string, args ...any) (*upstream, error) {
+	failHint := func(code string, err error, hint, format string, args ...any) (*upstream, error) {
 		h.loginEvent(s, st, up, err)
-		_ = c.w.Send(fatal(code, format, args...))
+		f := fatal(code, format, args...)
+		f.Hint = hint
+		_ = c.w.Send(f)
 		_ = c.w.Flush()
 		return nil, err
+	}
+	fail := func(code string, err error, format string, args ...any) (*upstream, error) {
+		return failHint(code, err, "", format, args...)
 	}
 	kernel := s
 	if h.opts.Auth == config.AuthOIDC {
@@ -93,6 +99,7 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	if err != nil {
 		conn.conn.Close()
 		var ue *upstreamError
+		var unsafe *unsafeSetting
 		switch {
 		case errors.As(err, &ue):
 			if h.opts.Auth.Injects() && ue.e.Code == codeInvalidPassword {
@@ -106,6 +113,8 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 				_ = c.w.Flush()
 			}
 			return nil, err
+		case errors.As(err, &unsafe):
+			return failHint(codeInsufficientPrivilege, err, unsafeSettingHint, "sluice refuses this session: %s", unsafe.why)
 		case errors.Is(err, ErrNoPassword):
 			return fail(codeCannotConnectNow, err, "sluice has no password for target %q (%v)", h.target, err)
 		case errors.Is(err, ErrProtocol):
@@ -331,7 +340,16 @@ func (h *Handler) afterAuth(c *conn, up *upstream, s *protocol.Session) error {
 		case 'Z':
 			c.w.Frame(typ, body)
 			return c.w.Flush()
-		default: // 'S' ParameterStatus, 'N' NoticeResponse
+		case 'S':
+			var m pgproto3.ParameterStatus
+			if err := m.Decode(body); err != nil {
+				return fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
+			if why := sqlclass.UnsafeSetting(m.Name, m.Value); why != "" {
+				return &unsafeSetting{why: why}
+			}
+			c.w.Frame(typ, body)
+		default: // 'N' NoticeResponse
 			c.w.Frame(typ, body)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
 // pump copies upstream messages to the client, matching each response to
@@ -181,9 +182,17 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 		}
 	case 'S':
 		var m pgproto3.ParameterStatus
-		if m.Decode(body) == nil && m.Name == "search_path" {
-			v := m.Value
-			ss.reportedPath.Store(&v)
+		if m.Decode(body) == nil {
+			if m.Name == "search_path" {
+				v := m.Value
+				ss.reportedPath.Store(&v)
+			}
+			if why := sqlclass.UnsafeSetting(m.Name, m.Value); why != "" {
+				// Changed from inside a function, or by the server's
+				// configuration: the session's next statements could be
+				// read otherwise than the classifier reads them.
+				ss.end.end(unsafeSettingEnd(why))
+			}
 		}
 	}
 	if body != nil || typ != 'E' {

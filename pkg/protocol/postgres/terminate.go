@@ -78,6 +78,21 @@ func shuttingDown() *terminated {
 	}
 }
 
+// unsafeSettingEnd is the ending of a session whose server reported a
+// setting under which sluice cannot read its statements as the server
+// does (sqlclass.UnsafeSetting).
+func unsafeSettingEnd(why string) *terminated {
+	return &terminated{
+		reason: "unsafe_setting",
+		fatal: &pgproto3.ErrorResponse{
+			Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: codeInsufficientPrivilege,
+			Message: "terminating connection: " + why,
+			Hint:    unsafeSettingHint,
+		},
+		err: &unsafeSetting{why: why},
+	}
+}
+
 // ending ends a session from outside its two goroutines (an expiry timer,
 // the proxy's context), without writing to the client itself: the
 // upstream side owns the client's writer, and it writes the FATAL between
