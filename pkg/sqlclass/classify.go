@@ -53,7 +53,10 @@ func (c *Classifier) ClassifyOne(sess *Session, query string) (Statement, error)
 
 // classifyCached classifies through the cache.
 func (c *Classifier) classifyCached(sess *Session, query string) []Statement {
-	if c.cache == nil || len(query) > maxCachedText {
+	// A zero byte never comes from the wire (the protocol's strings end
+	// at one); through the API, it could make a text look like a shape
+	// key.
+	if c.cache == nil || len(query) > maxCachedText || strings.IndexByte(query, 0) >= 0 {
 		stmts, _ := c.classifyText(sess, query)
 		return stmts
 	}

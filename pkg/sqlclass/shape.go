@@ -1,6 +1,7 @@
 package sqlclass
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -46,11 +47,13 @@ func shapeSafe(stmts []Statement) bool {
 	}
 	return st.SetSearchPath == nil && st.SetLocalSearchPath == nil && st.StatementTimeout == nil && len(st.CreatesTemp) == 0 &&
 		len(st.DropsTemp) == 0 && st.Transaction == TxNone && st.Prepares == "" && st.Executes == "" &&
-		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == "" && !st.CopyOut
+		st.Deallocates == "" && len(st.Dangerous) == 0 && st.Error == "" && !st.CopyOut &&
+		st.Unsafe == "" && st.Command != "EXPLAIN" // EXPLAIN (ANALYZE 0) and (ANALYZE 1) differ by a literal
 }
 
-// shapeKey returns the normalized text of query, or "" when it has no
-// constants or does not normalize.
+// shapeKey returns the shape of query (literalShape's key, or else the
+// text as PostgreSQL's normalizer gives it), or "" when it has no
+// constants or has no shape.
 func shapeKey(query string) string {
 	// The normalizer is C: it would stop at a zero byte and give the shape
 	// of only the text before it.
@@ -85,8 +88,8 @@ func shapeKey(query string) string {
 // gets a shape, so they cannot collide with anything written.
 const (
 	litString  = "\x00s" // '...'
-	litInteger = "\x00i" // up to 9 digits: an integer constant wherever one fits
-	litLong    = "\x00n" // more digits: PostgreSQL may read it as numeric
+	litInteger = "\x00i" // an integer constant (it fits int32)
+	litLong    = "\x00n" // more: PostgreSQL reads it as numeric
 	litDecimal = "\x00f" // digits with a decimal point
 )
 
@@ -100,7 +103,8 @@ const (
 // standard_conforming_strings), a dollar sign (dollar quoting,
 // parameters), a comment, a string prefix (E'x', B'1', X'f', N'x',
 // U&'x'), a leading-dot or malformed number, a non-ASCII byte outside
-// quotes, an unterminated or empty quote or a control character. It returns "" with ok true
+// quotes, an unterminated quote, an empty quoted identifier or a control
+// character. It returns "" with ok true
 // for a text without constants.
 func literalShape(query string) (key string, ok bool) {
 	if strings.IndexByte(query, '\\') >= 0 {
@@ -119,7 +123,7 @@ func literalShape(query string) (key string, ok bool) {
 			c == '/' && i+1 < len(query) && query[i+1] == '*':
 			return "", false
 		case c == '\'':
-			if i > 0 && (isIdentByte(query[i-1]) || query[i-1] == '&' || query[i-1] == '"' || query[i-1] == '\'') {
+			if i > 0 && (isIdentByte(query[i-1]) || query[i-1] == '&' || query[i-1] == '"') {
 				return "", false
 			}
 			end := closingQuote(query, i, '\'')
@@ -156,10 +160,10 @@ func literalShape(query string) (key string, ok bool) {
 			switch {
 			case decimal:
 				out = append(out, litDecimal...)
-			case j-i > 9:
-				out = append(out, litLong...)
-			default:
+			case fitsInt32(query[i:j]):
 				out = append(out, litInteger...)
+			default:
+				out = append(out, litLong...)
 			}
 			literals++
 			i = j
@@ -198,6 +202,19 @@ func closingQuote(s string, i int, q byte) int {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// fitsInt32 reports whether the digits are an integer PostgreSQL's lexer
+// reads as such (ICONST), not as numeric (FCONST).
+func fitsInt32(digits string) bool {
+	n := 0
+	for i := 0; i < len(digits); i++ {
+		n = n*10 + int(digits[i]-'0')
+		if n > math.MaxInt32 {
+			return false
+		}
+	}
+	return true
+}
 
 // isIdentByte reports whether c continues an identifier (or a number,
 // which an identifier byte right after makes something else). A dollar
