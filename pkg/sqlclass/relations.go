@@ -82,10 +82,11 @@ func (w *walker) resolve(schema, name string, md mode, temp bool) Relation {
 
 // createdRel records a relation being created; a temporary one (unless
 // ON COMMIT DROP, gone by the time it could be named again in most cases)
-// becomes known to the session.
+// becomes known to the session, unless only explained (EXPLAIN without
+// ANALYZE creates nothing).
 func (w *walker) createdRel(rv *pg_query.RangeVar, onCommit pg_query.OnCommitAction) {
 	r, ok := w.rangeVar(rv, modeCreate)
-	if ok && r.Schema == "pg_temp" && onCommit != pg_query.OnCommitAction_ONCOMMIT_DROP {
+	if ok && !w.explainOnly && r.Schema == "pg_temp" && onCommit != pg_query.OnCommitAction_ONCOMMIT_DROP {
 		w.createsTemp = append(w.createsTemp, r.Name)
 	}
 }

@@ -212,3 +212,22 @@ func TestRecordPrepared(t *testing.T) {
 		t.Fatalf("after ForgetPrepared: %+v", got)
 	}
 }
+
+// TestExplainCreatesNothing: EXPLAIN without ANALYZE of a CREATE TEMP
+// TABLE ... AS or a SELECT ... INTO TEMP creates no table, so the name
+// still resolves to the real one; with ANALYZE it does create it.
+func TestExplainCreatesNothing(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	for _, tc := range []struct{ sql, want string }{
+		{"EXPLAIN CREATE TEMP TABLE t3 AS SELECT 1", "public.t3"},
+		{"EXPLAIN SELECT 1 INTO TEMP t3", "public.t3"},
+		{"EXPLAIN ANALYZE CREATE TEMP TABLE t3 AS SELECT 1", "pg_temp.t3"},
+	} {
+		s := NewSession("u", nil)
+		classifyApply(t, c, s, tc.sql)
+		s.ReadyForQuery('I', false)
+		if got := readOf(t, c, s, "SELECT * FROM t3"); got != tc.want {
+			t.Errorf("after %q: t3 is %s, want %s", tc.sql, got, tc.want)
+		}
+	}
+}

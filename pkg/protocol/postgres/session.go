@@ -110,7 +110,9 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 	c.r.SetMax(int(h.opts.MaxMessageSize))
 	up.r.SetMax(int(h.opts.MaxMessageSize))
 	path := h.opts.SearchPath
-	if v, ok := settingOption(up.params["options"], "search_path"); ok {
+	// As a startup parameter or in options (-c search_path=...): the
+	// server applies either.
+	if v, ok := startupSetting(up.params, "search_path"); ok {
 		path = sqlclass.ParseSearchPath(v)
 	}
 	ss := &session{

@@ -390,3 +390,24 @@ func TestStartupStalledClient(t *testing.T) {
 		t.Fatal("Serve did not return after its context was cancelled")
 	}
 }
+
+// TestStartupSearchPath: the server applies a search_path sent as a
+// startup parameter as it does one in options; so does the classifier.
+func TestStartupSearchPath(t *testing.T) {
+	for name, params := range map[string]map[string]string{
+		"parameter": {"user": "alice", "database": "app", "search_path": "secret"},
+		"options":   {"user": "alice", "database": "app", "options": "-c search_path=secret"},
+		"parameter over options": {"user": "alice", "database": "app", "options": "-c search_path=public", "search_path": "secret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			c, _ := e.connect(params)
+			c.send(&pgproto3.Query{String: "SELECT 1 FROM t"})
+			c.untilReady()
+			reqs := e.policy.requests()
+			if len(reqs) != 1 || len(reqs[0].SQL.Reads) != 1 || reqs[0].SQL.Reads[0].String() != "secret.t" {
+				t.Fatalf("requests %+v, want a read of secret.t", reqs)
+			}
+		})
+	}
+}
