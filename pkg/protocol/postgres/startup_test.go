@@ -395,8 +395,8 @@ func TestStartupStalledClient(t *testing.T) {
 // startup parameter as it does one in options; so does the classifier.
 func TestStartupSearchPath(t *testing.T) {
 	for name, params := range map[string]map[string]string{
-		"parameter": {"user": "alice", "database": "app", "search_path": "secret"},
-		"options":   {"user": "alice", "database": "app", "options": "-c search_path=secret"},
+		"parameter":              {"user": "alice", "database": "app", "search_path": "secret"},
+		"options":                {"user": "alice", "database": "app", "options": "-c search_path=secret"},
 		"parameter over options": {"user": "alice", "database": "app", "options": "-c search_path=public", "search_path": "secret"},
 	} {
 		t.Run(name, func(t *testing.T) {
