@@ -194,7 +194,9 @@ func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text str
 	st.SetSearchPath = w.setPath
 	st.SetLocalSearchPath = w.setLocal
 	st.StatementTimeout = w.setTimeout
-	st.Unsafe = w.unsafe
+	if st.Unsafe = w.unsafe; st.Unsafe != "" {
+		st.UnsafeRule = RuleUnsafeSetting
+	}
 	st.CreatesTemp = w.createsTemp
 	st.DropsTemp = w.dropsTemp
 	if st.Executes == "" {

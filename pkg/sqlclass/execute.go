@@ -21,6 +21,8 @@ func (c *Classifier) resolveExecutes(sess *Session, stmts []Statement) []Stateme
 	out := slices.Clone(stmts)
 	var (
 		local   map[string]*Statement // PREPAREd earlier in this query
+		stale   map[string]bool       // of those, prepared before a change of name resolution
+		changed bool                  // an earlier statement of this query changed name resolution
 		dropped map[string]bool       // DEALLOCATEd earlier in this query
 		all     bool                  // DEALLOCATE ALL earlier in this query
 	)
@@ -28,11 +30,25 @@ func (c *Classifier) resolveExecutes(sess *Session, stmts []Statement) []Stateme
 		st := &out[i]
 		if st.Executes != "" {
 			p, ok := local[st.Executes]
+			isStale := ok && stale[st.Executes]
 			if !ok && !all && !dropped[st.Executes] {
 				p, ok = sess.prepared[st.Executes]
+				isStale = ok && (changed || sess.PreparedStale(st.Executes))
 			}
 			if ok {
 				mergePrepared(sess, st, p)
+			}
+			if isStale && st.Kind.Severity() >= KindExecute.Severity() {
+				st.Unsafe, st.UnsafeRule = StaleExecute(st.Executes), RuleStalePrepared
+			}
+		}
+		if changesNames(st) {
+			changed = true
+			for name := range local {
+				if stale == nil {
+					stale = make(map[string]bool)
+				}
+				stale[name] = true
 			}
 		}
 		switch st.Deallocates {
@@ -51,6 +67,7 @@ func (c *Classifier) resolveExecutes(sess *Session, stmts []Statement) []Stateme
 				local = make(map[string]*Statement)
 			}
 			local[st.Prepares] = &stmts[i]
+			delete(stale, st.Prepares)
 		}
 	}
 	return out
@@ -113,4 +130,10 @@ func unionFn(a, b []Function) []Function {
 		s.add(f, f)
 	}
 	return s.list
+}
+
+// changesNames reports whether st changes how later statements resolve
+// names: the search_path, or the temporary relations.
+func changesNames(st *Statement) bool {
+	return st.SetSearchPath != nil || st.SetLocalSearchPath != nil || len(st.CreatesTemp) > 0 || len(st.DropsTemp) > 0
 }

@@ -1,6 +1,7 @@
 package sqlclass
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +29,10 @@ type Session struct {
 	saves     []savepoint
 
 	prepared map[string]*Statement
+	// preparedKey is the stateKey each prepared statement was recorded
+	// under: PostgreSQL resolves a prepared statement's names again when
+	// the search_path or the relations it uses change.
+	preparedKey map[string]string
 
 	key string // cache key of the state that name resolution depends on; "" when stale
 }
@@ -108,9 +113,10 @@ func (s *Session) Apply(st *Statement) {
 	switch st.Deallocates {
 	case "":
 	case "*":
-		s.prepared = nil
+		s.prepared, s.preparedKey = nil, nil
 	default:
 		delete(s.prepared, st.Deallocates)
+		delete(s.preparedKey, st.Deallocates)
 	}
 	if st.Prepares != "" {
 		s.RecordPrepared(st.Prepares, st)
@@ -152,15 +158,18 @@ func (s *Session) RecordPrepared(name string, st *Statement) {
 	}
 	if s.prepared == nil {
 		s.prepared = make(map[string]*Statement)
+		s.preparedKey = make(map[string]string)
 	}
 	c := *st
 	s.prepared[name] = &c
+	s.preparedKey[name] = s.stateKey()
 }
 
 // ForgetPrepared forgets a prepared statement, e.g. on a Close message of
 // the extended protocol.
 func (s *Session) ForgetPrepared(name string) {
 	delete(s.prepared, name)
+	delete(s.preparedKey, name)
 }
 
 // Prepared returns the classification of the prepared statement name, if
@@ -168,6 +177,26 @@ func (s *Session) ForgetPrepared(name string) {
 func (s *Session) Prepared(name string) (*Statement, bool) {
 	st, ok := s.prepared[name]
 	return st, ok
+}
+
+// PreparedStale reports whether the prepared statement name was recorded
+// under another search_path or set of temporary relations than the
+// session's now: PostgreSQL resolves its names again, so its
+// classification no longer holds.
+func (s *Session) PreparedStale(name string) bool {
+	k, ok := s.preparedKey[name]
+	return ok && k != s.stateKey()
+}
+
+// StateKey identifies what name resolution depends on (the login role,
+// the search_path in force, the temporary relations): a classification
+// made under one key holds under the same key.
+func (s *Session) StateKey() string { return s.stateKey() }
+
+// StaleExecute is Statement.Unsafe for an execution of a statement
+// prepared under another name resolution state.
+func StaleExecute(name string) string {
+	return fmt.Sprintf("prepared statement %q was prepared under another search_path or other temporary tables, and PostgreSQL resolves its names again: sluice cannot tell what it now reads or writes; prepare it again", name)
 }
 
 // updateTemps returns a new set of temporary relation names: temps less
@@ -197,7 +226,7 @@ func updateTemps(temps map[string]struct{}, drops, creates []string) map[string]
 func (s *Session) forQuery() *Session {
 	c := *s
 	c.saves = slices.Clone(s.saves)
-	c.prepared = nil
+	c.prepared, c.preparedKey = nil, nil
 	c.implicit = true
 	c.key = ""
 	return &c

@@ -231,3 +231,49 @@ func TestExplainCreatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestPreparedUnderAnotherPath: PostgreSQL analyses a prepared statement
+// again when the search_path or the relations it uses change, so an
+// EXECUTE of one prepared under another state cannot be classified from
+// what was prepared: it is unsafe.
+func TestPreparedUnderAnotherPath(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	t.Run("search_path changed since", func(t *testing.T) {
+		s := NewSession("u", nil)
+		classifyApply(t, c, s, "PREPARE p AS SELECT v FROM t")
+		if st := classifyApply(t, c, s, "EXECUTE p"); st[0].Unsafe != "" {
+			t.Fatalf("EXECUTE under the same path: unsafe %q", st[0].Unsafe)
+		}
+		classifyApply(t, c, s, "SET search_path = secret")
+		if st := classifyApply(t, c, s, "EXECUTE p"); st[0].Unsafe == "" {
+			t.Fatal("EXECUTE after SET search_path is not unsafe")
+		}
+		classifyApply(t, c, s, "RESET search_path")
+		if st := classifyApply(t, c, s, "EXECUTE p"); st[0].Unsafe != "" {
+			t.Fatalf("EXECUTE back under the same path: unsafe %q", st[0].Unsafe)
+		}
+	})
+	t.Run("in one query", func(t *testing.T) {
+		s := NewSession("u", nil)
+		st := classifyApply(t, c, s, "PREPARE p AS SELECT v FROM t; SET search_path = secret; EXECUTE p")
+		if st[2].Unsafe == "" {
+			t.Fatal("EXECUTE after a SET search_path of the same query is not unsafe")
+		}
+		st = classifyApply(t, c, s, "SET search_path = secret; PREPARE q AS SELECT v FROM t; EXECUTE q")
+		if st[2].Unsafe != "" {
+			t.Fatalf("EXECUTE of a statement prepared after the SET: unsafe %q", st[2].Unsafe)
+		}
+	})
+	t.Run("temporary table dropped since", func(t *testing.T) {
+		s := NewSession("u", nil)
+		classifyApply(t, c, s, "CREATE TEMP TABLE t2 (v text)")
+		classifyApply(t, c, s, "PREPARE d AS DELETE FROM t2")
+		classifyApply(t, c, s, "DROP TABLE pg_temp.t2")
+		if st := classifyApply(t, c, s, "EXECUTE d"); st[0].Unsafe == "" {
+			t.Fatal("EXECUTE after the temporary table it named was dropped is not unsafe")
+		}
+		if st := classifyApply(t, c, s, "EXPLAIN EXECUTE d"); st[0].Unsafe != "" {
+			t.Fatalf("EXPLAIN EXECUTE runs nothing: unsafe %q", st[0].Unsafe)
+		}
+	})
+}

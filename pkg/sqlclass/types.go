@@ -126,12 +126,22 @@ type Statement struct {
 	// ALL, DISCARD ALL, a bare SELECT set_config('statement_timeout',
 	// ...) with literal arguments), nil for none.
 	StatementTimeout *Setting
-	// Unsafe says why the statement is refused whatever the policies say:
-	// it would change how PostgreSQL reads the bytes of the session's
+	// Unsafe says why the statement is refused whatever the policies say,
+	// and UnsafeRule names the reason: RuleUnsafeSetting for a statement
+	// that would change how PostgreSQL reads the bytes of the session's
 	// later statements in a way the classifier cannot follow
-	// (standard_conforming_strings off, a client-only encoding).
-	Unsafe string
+	// (standard_conforming_strings off, a client-only encoding);
+	// RuleStalePrepared for an EXECUTE of a statement prepared under
+	// another search_path or other temporary tables, which PostgreSQL
+	// analyses again.
+	Unsafe, UnsafeRule string
 }
+
+// The rules of unsafe statements (Statement.UnsafeRule).
+const (
+	RuleUnsafeSetting = "unsafe-setting"
+	RuleStalePrepared = "stale-prepared"
+)
 
 // Setting is a new value of a run-time parameter.
 type Setting struct {

@@ -154,10 +154,10 @@ func (e *Env) Decide(set *policy.Set, q Query) (*Result, error) {
 				Message: "the statement could not be parsed, so it cannot be checked: " + st.Error,
 			}
 		case st.Unsafe != "":
-			// As the inspector: a statement that would change how later
-			// statements are read is refused whatever the policies say.
+			// As the inspector: a statement whose effect the classifier
+			// cannot follow is refused whatever the policies say.
 			st.Refused = true
-			st.Decision = policy.Decision{Action: policy.Deny, Policy: "sluice", Rule: "unsafe-setting", Message: st.Unsafe}
+			st.Decision = policy.Decision{Action: policy.Deny, Policy: "sluice", Rule: st.UnsafeRule, Message: st.Unsafe}
 		}
 		res.Statements = append(res.Statements, st)
 		if i == 0 || st.Decision.Action.Stricter(res.Decision.Action) {

@@ -187,6 +187,7 @@ func (ss *session) parse(body []byte) error {
 	if err := m.Decode(body); err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
+	key := ss.sql.StateKey()
 	st, err := ss.h.class.ClassifyOne(ss.sql, m.Query)
 	if err != nil {
 		return err
@@ -230,6 +231,10 @@ func (ss *session) parse(body []byte) error {
 		}
 		ps.cands = append(ps.cands, &st)
 	}
+	if ps.origins == nil {
+		ps.origins = map[*sqlclass.Statement]origin{}
+	}
+	ps.origins[&st] = origin{text: m.Query, key: key}
 	if a.appr.approved() {
 		// The approval covers the statement's first execution.
 		ps.approve(&st, a.appr.carried())
@@ -251,14 +256,16 @@ func (ss *session) bind(body []byte) error {
 		}
 	}
 	var cands []*sqlclass.Statement
+	var origins map[*sqlclass.Statement]origin
 	if ps := ss.stmts[m.PreparedStatement]; ps != nil {
 		cands = append(cands, ps.cands...)
+		origins = ps.origins
 	} else if st, ok := ss.sql.Prepared(m.PreparedStatement); ok {
 		// A statement prepared with SQL PREPARE shares the namespace.
 		cands = []*sqlclass.Statement{st}
 	}
 	if len(cands) > 0 {
-		ss.portals[m.DestinationPortal] = &portal{cands: cands, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
+		ss.portals[m.DestinationPortal] = &portal{cands: cands, origins: origins, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
 	} else {
 		delete(ss.portals, m.DestinationPortal)
 	}
@@ -287,6 +294,7 @@ func (ss *session) execute(body []byte) error {
 	a := &audited{phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
 	review := false
 	for _, st := range pt.cands {
+		st = ss.current(pt, st)
 		a.st, a.dec = st, ss.decide(st)
 		if a.dec.Action == policy.Deny {
 			break
@@ -348,4 +356,30 @@ func parseBody(name, sql string) []byte {
 	b = append(b, 0)
 	b = append(b, sql...)
 	return append(b, 0, 0, 0)
+}
+
+// current returns the classification of candidate st of portal pt as
+// the server will run it. PostgreSQL analyses a prepared statement again
+// when the search_path or the relations it uses have changed since it was
+// prepared: so does sluice, from the text it parsed. A statement prepared
+// with SQL PREPARE under another state is refused (its text is the
+// PREPARE's; see sqlclass.Session.PreparedStale).
+func (ss *session) current(pt *portal, st *sqlclass.Statement) *sqlclass.Statement {
+	key := ss.sql.StateKey()
+	if o, ok := pt.origins[st]; ok {
+		if o.key == key {
+			return st
+		}
+		again, err := ss.h.class.ClassifyOne(ss.sql, o.text)
+		if err != nil {
+			again = sqlclass.Statement{Kind: sqlclass.KindUnparseable, Text: st.Text, Error: err.Error()}
+		}
+		return &again
+	}
+	if ss.sql.PreparedStale(pt.name) {
+		c := *st
+		c.Unsafe, c.UnsafeRule = sqlclass.StaleExecute(pt.name), sqlclass.RuleStalePrepared
+		return &c
+	}
+	return st
 }

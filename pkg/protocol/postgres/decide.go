@@ -18,9 +18,8 @@ func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 		return refuse("unparseable", "the statement could not be parsed, so it cannot be checked: "+st.Error)
 	}
 	if st.Unsafe != "" {
-		// It would change how the server reads the session's later
-		// statements in a way the classifier cannot follow.
-		return refuse("unsafe-setting", st.Unsafe)
+		// The classifier cannot follow what the server will do with it.
+		return refuse(st.UnsafeRule, st.Unsafe)
 	}
 	if ss.h.deps.Policy == nil {
 		return refuse("no-policy-engine", "no policy is loaded")

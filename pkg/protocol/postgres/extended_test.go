@@ -331,3 +331,25 @@ func TestSuspendedPortal(t *testing.T) {
 		{"phase": "execute", "prepared": "s1", "rows": "1"},
 	})
 }
+
+// TestPreparedReanalysed: PostgreSQL analyses a prepared statement again
+// when the search_path changed since it was prepared; sluice classifies
+// its text again, and decides on what it now reads.
+func TestPreparedReanalysed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, _ := e.connect(nil)
+	c.send(parse("s1", "SELECT 1 FROM t"), &pgproto3.Sync{})
+	c.untilReady()
+	c.send(&pgproto3.Query{String: "SET search_path = secret"})
+	c.untilReady()
+	c.send(&pgproto3.Bind{PreparedStatement: "s1"}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	c.untilReady()
+	reqs := e.policy.requests()
+	last := reqs[len(reqs)-1]
+	if len(last.SQL.Reads) != 1 || last.SQL.Reads[0].String() != "secret.t" {
+		t.Fatalf("Execute decided on reads %v, want secret.t", last.SQL.Reads)
+	}
+	if first := reqs[0]; len(first.SQL.Reads) != 1 || first.SQL.Reads[0].String() != "public.t" {
+		t.Fatalf("Parse decided on reads %v, want public.t", first.SQL.Reads)
+	}
+}

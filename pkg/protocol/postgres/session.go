@@ -89,6 +89,15 @@ type prepared struct {
 	// approved are candidates approved at Parse, for their first
 	// execution.
 	approved map[*sqlclass.Statement]*approvalInfo
+	// origins are the texts of candidates parsed through sluice and the
+	// name resolution state they were classified under.
+	origins map[*sqlclass.Statement]origin
+}
+
+// origin is the text a candidate was classified from, and under which
+// name resolution state (sqlclass.Session.StateKey).
+type origin struct {
+	text, key string
 }
 
 // maxCandidates bounds the unconfirmed Parses of one name.
@@ -96,9 +105,10 @@ const maxCandidates = 8
 
 // portal is a bound statement.
 type portal struct {
-	cands  []*sqlclass.Statement
-	name   string // statement name
-	params []string
+	cands   []*sqlclass.Statement
+	origins map[*sqlclass.Statement]origin // see prepared
+	name    string                         // statement name
+	params  []string
 	// approved are candidates an earlier Execute of the portal ran under
 	// an approval: fetching more of their rows needs no new one.
 	approved map[*sqlclass.Statement]*approvalInfo
