@@ -202,14 +202,14 @@ var corpus = []corpusCase{
 	{name: "zero byte", sql: "SELECT 1\x00; DROP TABLE t", want: []exp{{kind: KindUnparseable}}},
 
 	// search_path.
-	{name: "set search_path then unqualified", sql: `SET search_path TO app, "B"; SELECT * FROM t`, want: []exp{{kind: KindSet, cmd: "SET"}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t")}}},
+	{name: "set search_path then unqualified", sql: `SET search_path TO app, "B"; SELECT * FROM t`, want: []exp{{kind: KindSet, cmd: "SET"}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t", "B.t")}}},
 	{name: "search_path from session setup", setup: l(`SET search_path = "$user", "Sales"`), sql: "INSERT INTO orders VALUES (1)", want: []exp{{kind: KindInsert, cmd: "INSERT", writes: l("Sales.orders")}}},
-	{name: "initial path", path: l("$user", "app", "public"), sql: "SELECT * FROM t", want: []exp{{kind: KindSelect, cmd: "SELECT", reads: l("app.t")}}},
+	{name: "initial path", path: l("$user", "app", "public"), sql: "SELECT * FROM t", want: []exp{{kind: KindSelect, cmd: "SELECT", reads: l("app.t", "public.t")}}},
 	{name: "reset search_path", path: l("app"), setup: l("SET search_path = other"), sql: "RESET search_path; SELECT * FROM t", want: []exp{{kind: KindSet, cmd: "RESET"}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t")}}},
 	{name: "set schema statement", sql: "SET SCHEMA 'app'; SELECT * FROM t", want: []exp{{kind: KindSet, cmd: "SET"}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t")}}},
 	{name: "set local search_path within query", sql: "SET LOCAL search_path = app; DELETE FROM t", want: []exp{{kind: KindSet, cmd: "SET"}, {kind: KindDelete, cmd: "DELETE", writes: l("app.t")}}},
 	{name: "set local outside block does not last", setup: l("SET LOCAL search_path = app"), sql: "DELETE FROM t", want: []exp{{kind: KindDelete, cmd: "DELETE", writes: l("public.t")}}},
-	{name: "set_config search_path", sql: `SELECT set_config('search_path', 'app, "X"', false); SELECT * FROM t`, want: []exp{{kind: KindSet, cmd: "SELECT", funcs: l("set_config"), dangerous: none}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t")}}},
+	{name: "set_config search_path", sql: `SELECT set_config('search_path', 'app, "X"', false); SELECT * FROM t`, want: []exp{{kind: KindSet, cmd: "SELECT", funcs: l("set_config"), dangerous: none}, {kind: KindSelect, cmd: "SELECT", reads: l("app.t", "X.t")}}},
 	{name: "set_config other setting", sql: "SELECT set_config('application_name', 'job', false)", want: []exp{{kind: KindSet, cmd: "SELECT", dangerous: none}}},
 	{name: "set_config non literal", sql: "SELECT set_config('search_path', current_user, false)", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("set_config")}}},
 	{name: "set_config hidden in where", sql: "SELECT * FROM t WHERE set_config('search_path', 'evil', false) IS NOT NULL", want: []exp{{kind: KindDangerous, cmd: "SELECT", reads: l("public.t"), dangerous: l("set_config")}}},
@@ -324,4 +324,47 @@ func checkStatements(t *testing.T, sql string, got []Statement, want []exp) {
 			t.Errorf("%q #%d: empty text", sql, i)
 		}
 	}
+}
+
+// TestSearchPathCandidates: sluice does not see which relations exist, so
+// an unqualified name under a path of several schemas stands for the
+// relation in each of them (PostgreSQL takes the first where one exists):
+// a policy allowing only public.* cannot be bypassed by a path that lists
+// another schema after public.
+func TestSearchPathCandidates(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	for _, tc := range []struct {
+		name        string
+		path        []string
+		sql         string
+		reads, writ []string
+	}{
+		{"one schema", l("public"), "SELECT * FROM only_secret", l("public.only_secret"), nil},
+		{"two schemas", l("public", "secret"), "SELECT * FROM only_secret", l("public.only_secret", "secret.only_secret"), nil},
+		{"$user, pg_catalog and pg_temp are not candidates", l("$user", "public", "pg_catalog", "pg_temp", "secret"), "SELECT * FROM t", l("public.t", "secret.t"), nil},
+		{"a write", l("public", "secret"), "DELETE FROM t WHERE id = 1", nil, l("public.t", "secret.t")},
+		{"qualified names are exact", l("public", "secret"), "SELECT * FROM public.t", l("public.t"), nil},
+		{"catalog names", l("public", "secret"), "SELECT * FROM pg_class", l("pg_catalog.pg_class"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := c.ClassifyOne(NewSession("u", tc.path), tc.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := relNames(st.Reads); !slices.Equal(got, tc.reads) {
+				t.Errorf("reads %v, want %v", got, tc.reads)
+			}
+			if got := relNames(st.Writes); !slices.Equal(got, tc.writ) {
+				t.Errorf("writes %v, want %v", got, tc.writ)
+			}
+		})
+	}
+}
+
+func relNames(rs []Relation) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
 }

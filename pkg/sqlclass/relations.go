@@ -50,6 +50,14 @@ func (w *walker) rangeVar(rv *pg_query.RangeVar, md mode) (Relation, bool) {
 	}
 	r := w.resolve(rv.Schemaname, rv.Relname, md, rv.Relpersistence == "t")
 	w.addRel(r, md)
+	if md != modeCreate && !r.Qualified && r.Schema != "pg_temp" && r.Schema != "pg_catalog" {
+		// PostgreSQL takes the first schema of the path where a
+		// relation of that name exists, which sluice cannot see: the
+		// name may stand for a relation in any of them.
+		for _, s := range w.sess.laterSchemas(r.Schema) {
+			w.addRel(Relation{Schema: s, Name: r.Name}, md)
+		}
+	}
 	return r, true
 }
 

@@ -67,6 +67,24 @@ func (s *Session) lookupSchema(name string) string {
 	return "public"
 }
 
+// laterSchemas returns the schemas of the path after first (the one
+// lookupSchema gave) where a relation may also be found: every other
+// schema but "$user", pg_temp and pg_catalog.
+func (s *Session) laterSchemas(first string) []string {
+	var out []string
+	seen := false
+	for _, e := range s.effectivePath() {
+		switch {
+		case e == "" || e == "$user" || e == "pg_temp" || e == "pg_catalog":
+		case !seen && e == first:
+			seen = true
+		case seen && e != first:
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // creationSchema is the schema a relation created without a schema goes
 // to: pg_temp for a temporary one, else the first schema of the path other
 // than "$user" (pg_temp there makes the relation temporary), else public.
