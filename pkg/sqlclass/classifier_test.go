@@ -81,12 +81,13 @@ func TestDefaultDangerousCompiles(t *testing.T) {
 		"pg_file_write", "lo_import", "lo_export", "dblink_exec", "pg_terminate_backend", "pg_cancel_backend",
 		"pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal", "pg_create_logical_replication_slot",
 		"pg_drop_replication_slot", "pg_replication_origin_create", "pg_logical_emit_message", "query_to_xml_and_xmlschema",
-		"cursor_to_xml", "table_to_xml"} {
+		"cursor_to_xml", "table_to_xml", "pg_stat_reset", "pg_stat_reset_single_table_counters", "pg_import_system_collations",
+		"brin_summarize_new_values", "gin_clean_pending_list", "lo_unlink", "lo_create", "lo_from_bytea", "lowrite"} {
 		if !g.match(Function{Name: name}) {
 			t.Errorf("%s not dangerous", name)
 		}
 	}
-	for _, name := range []string{"pg_sleep", "set_config", "lo_from_bytea", "now", "count"} {
+	for _, name := range []string{"pg_sleep", "set_config", "lo_get", "loread", "now", "count", "nextval"} {
 		if g.match(Function{Name: name}) {
 			t.Errorf("%s dangerous", name)
 		}

@@ -368,3 +368,40 @@ func relNames(rs []Relation) []string {
 	}
 	return out
 }
+
+// TestSequenceWrites: nextval and setval change their sequence, which
+// must be named by a literal for the statement to say which.
+func TestSequenceWrites(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	for _, tc := range []struct {
+		name, sql string
+		path      []string
+		kind      Kind
+		writes    []string
+	}{
+		{"nextval", "SELECT nextval('orders_id_seq')", nil, KindInsert, l("public.orders_id_seq")},
+		{"setval, qualified, cast", "SELECT setval('sales.orders_id_seq'::regclass, 1)", nil, KindUpdate, l("sales.orders_id_seq")},
+		{"quoted name", `SELECT nextval('"Sales"."Seq"')`, nil, KindInsert, l("Sales.Seq")},
+		{"unquoted name is folded", "SELECT nextval('Sales.Seq')", nil, KindInsert, l("sales.seq")},
+		{"path of two schemas", "SELECT nextval('s')", l("app", "public"), KindInsert, l("app.s", "public.s")},
+		{"setval in an insert", "INSERT INTO t (id) SELECT setval('t_id_seq', 5)", nil, KindUpdate, l("public.t", "public.t_id_seq")},
+		{"in an insert", "INSERT INTO t (id) VALUES (nextval('t_id_seq'))", nil, KindInsert, l("public.t", "public.t_id_seq")},
+		{"explained only", "EXPLAIN SELECT nextval('s')", nil, KindExplain, l("public.s")},
+		{"not a literal", "SELECT nextval($1)", nil, KindDangerous, nil},
+		{"an OID", "SELECT nextval(16384)", nil, KindDangerous, nil},
+		{"currval reads", "SELECT currval('s')", nil, KindSelect, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := c.ClassifyOne(NewSession("u", tc.path), tc.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Kind != tc.kind {
+				t.Errorf("kind %s, want %s", st.Kind, tc.kind)
+			}
+			if got := relNames(st.Writes); !slices.Equal(got, tc.writes) {
+				t.Errorf("writes %v, want %v", got, tc.writes)
+			}
+		})
+	}
+}

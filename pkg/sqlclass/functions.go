@@ -71,6 +71,15 @@ var DefaultDangerous = []string{
 	"ts_rewrite",       // ts_rewrite(query, select text) runs the select
 	// Catalog surgery meant for pg_upgrade only.
 	"binary_upgrade_*",
+	// Statistics, catalogs and indexes changed by a SELECT.
+	"pg_stat_reset*",              // pg_stat_reset, _shared, _single_table_counters...: reset statistics
+	"pg_import_system_collations", // writes pg_collation
+	"brin_summarize_*",            // brin_summarize_new_values, brin_summarize_range: change an index
+	"brin_desummarize_range",      // changes an index
+	"gin_clean_pending_list",      // changes an index
+	// Large objects created, written or removed: pg_largeobject, which no
+	// relation of the statement names.
+	"lo_create", "lo_creat", "lo_unlink", "lo_from_bytea", "lo_put", "lowrite", "lo_truncate", "lo_truncate64",
 }
 
 // globs are compiled dangerous-function globs.
@@ -184,7 +193,103 @@ func (w *walker) funcCall(n *pg_query.FuncCall) {
 	}
 	if !w.sess.isBuiltin(f) {
 		w.addFnKind(KindCall)
+		return
 	}
+	if f.Name == "nextval" || f.Name == "setval" {
+		w.sequenceWrite(n, f)
+	}
+}
+
+// sequenceWrite follows nextval(seq) and setval(seq, ...): they change the
+// sequence, so the statement writes it, and is at least an insert
+// (nextval adds to the sequence) or an update (setval sets it). The
+// sequence must be a literal (the regclass text PostgreSQL reads);
+// otherwise which one it is cannot be known, and the call is dangerous.
+func (w *walker) sequenceWrite(n *pg_query.FuncCall, f Function) {
+	if len(n.Args) == 0 {
+		return // no such function: the server refuses the call
+	}
+	text, ok := constString(n.Args[0])
+	if !ok {
+		w.flagDangerous(f)
+		return
+	}
+	schema, name, ok := regclassName(text)
+	if !ok {
+		w.flagDangerous(f)
+		return
+	}
+	if !w.explainOnly {
+		if f.Name == "setval" {
+			w.addFnKind(KindUpdate)
+		} else {
+			w.addFnKind(KindInsert)
+		}
+	}
+	r := w.resolve(schema, name, modeWrite, false)
+	w.addRel(r, modeWrite)
+	if !r.Qualified && r.Schema != "pg_temp" && r.Schema != "pg_catalog" {
+		for _, s := range w.sess.laterSchemas(r.Schema) {
+			w.addRel(Relation{Schema: s, Name: name}, modeWrite)
+		}
+	}
+}
+
+// regclassName reads a relation name as PostgreSQL's regclass input does:
+// name or schema.name, each part folded to lower case unless double-quoted
+// (a doubled quote inside stands for one). It reports false for anything
+// else (a database part, an OID, an unterminated quote).
+func regclassName(s string) (schema, name string, ok bool) {
+	var parts []string
+	for i := 0; ; {
+		var part string
+		if i < len(s) && s[i] == '"' {
+			var b strings.Builder
+			j := i + 1
+			for ; j < len(s); j++ {
+				if s[j] == '"' {
+					if j+1 < len(s) && s[j+1] == '"' {
+						b.WriteByte('"')
+						j++
+						continue
+					}
+					break
+				}
+				b.WriteByte(s[j])
+			}
+			if j >= len(s) {
+				return "", "", false
+			}
+			part, i = b.String(), j+1
+		} else {
+			j := i
+			for j < len(s) && s[j] != '.' {
+				j++
+			}
+			part, i = strings.ToLower(strings.TrimSpace(s[i:j])), j
+		}
+		if part == "" {
+			return "", "", false
+		}
+		parts = append(parts, truncIdent(part))
+		if i >= len(s) {
+			break
+		}
+		if s[i] != '.' {
+			return "", "", false
+		}
+		i++
+	}
+	switch len(parts) {
+	case 1:
+		if parts[0][0] >= '0' && parts[0][0] <= '9' {
+			return "", "", false // an OID
+		}
+		return "", parts[0], true
+	case 2:
+		return parts[0], parts[1], true
+	}
+	return "", "", false
 }
 
 func (w *walker) flagDangerous(f Function) {

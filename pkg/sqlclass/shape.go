@@ -38,10 +38,12 @@ func shapeSafe(stmts []Statement) bool {
 		return false
 	}
 	for _, f := range st.Functions {
-		// set_config's classification reads its literal arguments (the
-		// setting's name): set_config('work_mem', ...) and
-		// set_config('search_path', ...) share a shape but not a meaning.
-		if strings.EqualFold(f.Name, "set_config") {
+		// These classifications read literal arguments: set_config's
+		// setting name (set_config('work_mem', ...) and
+		// set_config('search_path', ...) share a shape but not a
+		// meaning), the sequence of nextval and setval.
+		switch strings.ToLower(f.Name) {
+		case "set_config", "nextval", "setval":
 			return false
 		}
 	}
