@@ -194,6 +194,7 @@ func (c *Classifier) classifyStmt(sess *Session, raw *pg_query.RawStmt, text str
 	st.SetSearchPath = w.setPath
 	st.SetLocalSearchPath = w.setLocal
 	st.StatementTimeout = w.setTimeout
+	st.SetsComputed = w.setComputed
 	if st.Unsafe = w.unsafe; st.Unsafe != "" {
 		st.UnsafeRule = RuleUnsafeSetting
 	}

@@ -21,6 +21,9 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if !ok {
 		return false
 	}
+	if _, lit := constString(n.Args[1]); !lit {
+		w.setComputed = true
+	}
 	if u := unsafeSetConfig(name, n.Args[1]); u != "" {
 		w.unsafe = u
 		return true

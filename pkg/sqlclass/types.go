@@ -135,6 +135,11 @@ type Statement struct {
 	// another search_path or other temporary tables, which PostgreSQL
 	// analyses again.
 	Unsafe, UnsafeRule string
+	// SetsComputed is set when the statement calls set_config with a
+	// value that is not a literal: the server reports some settings'
+	// new values to the client (ParameterStatus), so under masking such
+	// a value could carry a result's data past it.
+	SetsComputed bool
 }
 
 // The rules of unsafe statements (Statement.UnsafeRule).

@@ -41,6 +41,7 @@ type walker struct {
 	executes    string
 	unfiltered  bool   // an UPDATE or DELETE that runs has no row filter
 	unsafe      string // see Statement.Unsafe
+	setComputed bool   // see Statement.SetsComputed
 
 	depth   int
 	tooDeep bool

@@ -199,7 +199,7 @@ func (ss *session) parse(body []byte) error {
 		}
 	}
 	if ps := ss.stmts[m.Name]; m.Name != "" && ps != nil && len(ps.cands) >= maxCandidates {
-		a.dec = refuse("parse-flood", fmt.Sprintf("more than %d unconfirmed Parse messages for prepared statement %q", maxCandidates, m.Name))
+		a.dec = ss.refuseMasked(a.st, "parse-flood", fmt.Sprintf("more than %d unconfirmed Parse messages for prepared statement %q", maxCandidates, m.Name))
 	} else {
 		a.dec = ss.decide(a.st)
 	}

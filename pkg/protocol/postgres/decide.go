@@ -15,26 +15,49 @@ import (
 // (sqlclass.Statement.Unsafe), is denied whatever the policy says.
 func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 	if st.Kind == sqlclass.KindUnparseable {
-		return refuse("unparseable", "the statement could not be parsed, so it cannot be checked: "+st.Error)
+		return ss.refuseMasked(st, "unparseable", "the statement could not be parsed, so it cannot be checked: "+st.Error)
 	}
 	if st.Unsafe != "" {
 		// The classifier cannot follow what the server will do with it.
-		return refuse(st.UnsafeRule, st.Unsafe)
+		return ss.refuseMasked(st, st.UnsafeRule, st.Unsafe)
 	}
 	if ss.h.deps.Policy == nil {
 		return refuse("no-policy-engine", "no policy is loaded")
 	}
-	a := &ss.s.Attribution
-	d := ss.h.deps.Policy.Decide(&policy.Request{
-		Identity: ss.s.Identity, Target: ss.s.Target, Protocol: "postgres", SQL: st,
-		Attribution: policy.AttributionOf(a),
-	})
+	d := ss.policyDecision(st)
 	if d.Masking != nil && d.Action != policy.Deny {
+		if st.SetsComputed {
+			// The new value comes back to the client in a ParameterStatus
+			// report (application_name takes any text), past masking.
+			r := refuse("masking-set-config", "set_config with a value that is not a literal, under masking: the server would report the value to the client unmasked")
+			r.Masking = d.Masking
+			return r
+		}
 		if r := ss.refuseUnmaskable(st, d.Masking); r != nil {
 			return *r
 		}
 	}
 	return d
+}
+
+// policyDecision asks the policy engine about st.
+func (ss *session) policyDecision(st *sqlclass.Statement) policy.Decision {
+	return ss.h.deps.Policy.Decide(&policy.Request{
+		Identity: ss.s.Identity, Target: ss.s.Target, Protocol: "postgres", SQL: st,
+		Attribution: policy.AttributionOf(&ss.s.Attribution),
+	})
+}
+
+// refuseMasked is a refusal of the inspector's own that carries the
+// masking the policies apply to the session's statements, so that the
+// refused text is masked in its event and recording as an allowed one
+// would be.
+func (ss *session) refuseMasked(st *sqlclass.Statement, rule, msg string) policy.Decision {
+	r := refuse(rule, msg)
+	if ss.h.deps.Policy != nil {
+		r.Masking = ss.policyDecision(st).Masking
+	}
+	return r
 }
 
 // refuse is a decision the inspector takes itself (no policy rule).

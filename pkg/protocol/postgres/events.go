@@ -77,7 +77,7 @@ func (ss *session) emitOne(a *audited) {
 		e = e.Str("policy_version", a.dec.Version)
 	}
 	if a.dec.Message != "" && a.dec.Action != policy.Allow {
-		e = e.Str("reason", a.dec.Message)
+		e = e.Str("reason", ss.maskEcho(a.dec.Masking, a.dec.Message)) // a parser error quotes the text
 	}
 	if sh := a.dec.Shadow; sh != nil {
 		e = e.Str("shadow_decision", "would_"+string(sh.Action)).Str("shadow_policy", sh.Policy).Str("shadow_rule", sh.Rule)

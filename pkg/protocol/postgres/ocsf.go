@@ -22,7 +22,7 @@ func (ss *session) ocsfQuery(e *zerolog.Event, a *audited, text string) *zerolog
 		NotRun: a.note != "", Duration: a.duration, Rows: a.rows, HasRows: a.hasRows,
 	}
 	if !a.runs() {
-		q.Decision.Reason = a.dec.Message
+		q.Decision.Reason = ss.maskEcho(a.dec.Masking, a.dec.Message)
 	}
 	switch {
 	case len(st.Writes) > 0:

@@ -100,6 +100,7 @@ func (ss *session) recordStatement(a *audited) {
 		ev := statementEvent(a)
 		if a.dec.Masking != nil {
 			ev.Text, ev.Params = ss.maskEcho(a.dec.Masking, ev.Text), ss.maskEchoes(a.dec.Masking, ev.Params)
+			ev.Reason = ss.maskEcho(a.dec.Masking, ev.Reason) // a parser error quotes the text
 		}
 		seq, err := rec.Append(ev)
 		if err == nil {
