@@ -230,6 +230,7 @@ func TestRuleSet(t *testing.T) {
 		{"hint only", "ssn", 0, 0, 0, mask.Of(mask.SSN), true},
 		{"other columns get the detectors", "notes", 100, 2, 0, 0, true},
 		{"unknown relation", "pan", 999, 1, 0, 0, true},
+		{"no table (UNION, expression): a three-part rule's column by label", "pan", 0, 0, mask.Partial, 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := rs.Rule(t.Context(), c.field, c.oid, c.attr)

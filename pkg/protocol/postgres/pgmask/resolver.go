@@ -119,7 +119,7 @@ func (rs *RuleSet) Rule(ctx context.Context, name string, tableOID uint32, attr 
 		}
 	}
 	for _, r := range rs.rules {
-		if !r.match(field, schema, table, column) {
+		if !r.match(field, schema, table, column) && !(tableOID == 0 && r.matchLabel(field)) {
 			continue
 		}
 		if r.Strategy == 0 {
@@ -142,6 +142,16 @@ func (r compiledRule) match(field, schema, table, column string) bool {
 		return glob(r.parts[0], field) || column != "" && glob(r.parts[0], column)
 	}
 	return column != "" && glob(r.parts[0], schema) && glob(r.parts[1], table) && glob(r.parts[2], column)
+}
+
+// matchLabel matches a column without a table (an expression, a column
+// of a set operation such as UNION) by its label against a
+// schema.table.column rule's column part: the label may be the masked
+// column's own name (SELECT name FROM customers UNION ALL ...), and the
+// table is not there to tell. This fails closed: an unrelated column
+// labelled the same is masked too.
+func (r compiledRule) matchLabel(field string) bool {
+	return len(r.parts) == 3 && glob(r.parts[2], field)
 }
 
 func glob(pattern, s string) bool {
