@@ -55,7 +55,7 @@ func (c *Classifier) ClassifyOne(sess *Session, query string) (Statement, error)
 func (c *Classifier) classifyCached(sess *Session, query string) []Statement {
 	// A zero byte never comes from the wire (the protocol's strings end
 	// at one); through the API, it could make a text look like a shape
-	// key.
+	// key, and it would cut the C normalizer's text short (shapeKey).
 	if c.cache == nil || len(query) > maxCachedText || strings.IndexByte(query, 0) >= 0 {
 		stmts, _ := c.classifyText(sess, query)
 		return stmts

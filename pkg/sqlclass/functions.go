@@ -226,13 +226,7 @@ func (w *walker) sequenceWrite(n *pg_query.FuncCall, f Function) {
 			w.addFnKind(KindInsert)
 		}
 	}
-	r := w.resolve(schema, name, modeWrite, false)
-	w.addRel(r, modeWrite)
-	if !r.Qualified && r.Schema != "pg_temp" && r.Schema != "pg_catalog" {
-		for _, s := range w.sess.laterSchemas(r.Schema) {
-			w.addRel(Relation{Schema: s, Name: name}, modeWrite)
-		}
-	}
+	w.addResolved(w.resolve(schema, name, modeWrite, false), modeWrite)
 }
 
 // regclassName reads a relation name as PostgreSQL's regclass input does:

@@ -31,7 +31,7 @@ import (
 func UnsafeSetting(name, value string) string {
 	switch strings.ToLower(name) {
 	case "standard_conforming_strings":
-		if !isTrue(value) {
+		if on, ok := parseBool(value); !ok || !on {
 			return fmt.Sprintf("standard_conforming_strings is %q: sluice reads statements as PostgreSQL does with it on", value)
 		}
 	case "client_encoding":
@@ -71,19 +71,6 @@ func unsafeSetConfig(name string, value *pg_query.Node) string {
 		return fmt.Sprintf("set_config of %s to a value that is not a literal", name)
 	}
 	return UnsafeSetting(name, v)
-}
-
-// isTrue is PostgreSQL's parse_bool for a true value: on, true, yes, 1,
-// or a unique prefix of true or yes.
-func isTrue(v string) bool {
-	v = strings.ToLower(strings.TrimSpace(v))
-	switch v {
-	case "on", "1":
-		return true
-	case "":
-		return false
-	}
-	return strings.HasPrefix("true", v) || strings.HasPrefix("yes", v)
 }
 
 // clientOnlyEncoding reports PostgreSQL's client-only encodings under

@@ -49,16 +49,22 @@ func (w *walker) rangeVar(rv *pg_query.RangeVar, md mode) (Relation, bool) {
 		return Relation{}, false
 	}
 	r := w.resolve(rv.Schemaname, rv.Relname, md, rv.Relpersistence == "t")
-	w.addRel(r, md)
-	if md != modeCreate && !r.Qualified && r.Schema != "pg_temp" && r.Schema != "pg_catalog" {
-		// PostgreSQL takes the first schema of the path where a
-		// relation of that name exists, which sluice cannot see: the
-		// name may stand for a relation in any of them.
-		for _, s := range w.sess.laterSchemas(r.Schema) {
-			w.addRel(Relation{Schema: s, Name: r.Name}, md)
-		}
-	}
+	w.addResolved(r, md)
 	return r, true
+}
+
+// addResolved records an existing relation resolved by w.resolve. An
+// unqualified name also stands for the relation of that name in every
+// later schema of the path: PostgreSQL takes the first schema where one
+// exists, which sluice cannot see.
+func (w *walker) addResolved(r Relation, md mode) {
+	w.addRel(r, md)
+	if md == modeCreate || r.Qualified || r.Schema == "pg_temp" || r.Schema == "pg_catalog" {
+		return
+	}
+	for _, s := range w.sess.laterSchemas(r.Schema) {
+		w.addRel(Relation{Schema: s, Name: r.Name}, md)
+	}
 }
 
 func (w *walker) addRel(r Relation, md mode) {

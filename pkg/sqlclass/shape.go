@@ -56,12 +56,11 @@ func shapeSafe(stmts []Statement) bool {
 // shapeKey returns the shape of query (literalShape's key, or else the
 // text as PostgreSQL's normalizer gives it), or "" when it has no
 // constants or has no shape.
+//
+// The caller never passes a text with a zero byte (classifyCached does
+// not cache those): the normalizer is C and would give the shape of only
+// the text before it.
 func shapeKey(query string) string {
-	// The normalizer is C: it would stop at a zero byte and give the shape
-	// of only the text before it.
-	if strings.IndexByte(query, 0) >= 0 {
-		return ""
-	}
 	// A literal that is not valid UTF-8 makes the parser refuse the text,
 	// while its normalized shape (the literal replaced) parses.
 	if !utf8.ValidString(query) {
