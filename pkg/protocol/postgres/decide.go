@@ -26,13 +26,6 @@ func (ss *session) decide(st *sqlclass.Statement) policy.Decision {
 	}
 	d := ss.policyDecision(st)
 	if d.Masking != nil && d.Action != policy.Deny {
-		if st.SetsComputed {
-			// The new value comes back to the client in a ParameterStatus
-			// report (application_name takes any text), past masking.
-			r := refuse("masking-set-config", "set_config with a value that is not a literal, under masking: the server would report the value to the client unmasked")
-			r.Masking = d.Masking
-			return r
-		}
 		if r := ss.refuseUnmaskable(st, d.Masking); r != nil {
 			return *r
 		}

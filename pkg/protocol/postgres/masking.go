@@ -209,19 +209,31 @@ type masking struct {
 // refuseUnmaskable refuses a statement whose result the masking cannot
 // cover, before anything is forwarded: the masking does not compile for
 // this target (schema.table.column rules without a catalog connection),
-// or a COPY TO STDOUT would bypass it (see copyUnmaskable).
+// a COPY TO STDOUT would bypass it (see copyUnmaskable), or a set_config
+// of a computed value would come back in a ParameterStatus. The refusal
+// carries m, so the statement's text is masked where it is echoed.
 func (ss *session) refuseUnmaskable(st *sqlclass.Statement, m *policy.Masking) *policy.Decision {
 	ss.lastMasking.Store(m)
+	refuseAs := func(rule, msg string) *policy.Decision {
+		// The refused text is masked in its event and recording as an
+		// allowed one's would be.
+		d := refuse(rule, msg)
+		d.Masking = m
+		return &d
+	}
 	r := ss.h.maskRulesFor(m, ss.up.database)
 	if r.err != nil {
-		d := refuse("masking-unavailable", "the result must be masked, but the masking cannot be applied: "+r.err.Error())
-		return &d
+		return refuseAs("masking-unavailable", "the result must be masked, but the masking cannot be applied: "+r.err.Error())
 	}
 	if st.CopyOut {
 		if msg := copyUnmaskable(st, m); msg != "" {
-			d := refuse("masking-copy", msg+"; SELECT the rows instead")
-			return &d
+			return refuseAs("masking-copy", msg+"; SELECT the rows instead")
 		}
+	}
+	if st.SetsComputed {
+		// The new value comes back to the client in a ParameterStatus
+		// report (application_name takes any text), past masking.
+		return refuseAs("masking-set-config", "set_config with a value that is not a literal, under masking: the server would report the value to the client unmasked")
 	}
 	return nil
 }
