@@ -84,6 +84,7 @@ func (d *approvalDaemon) hold(t *testing.T, uid uint32, session, sql string, tim
 			Attribution: identity.Attribution{PID: 23911, UID: uid, GID: uid, Comm: "orders-sync", Exe: "/opt/etl/bin/orders-sync"},
 			Session:     session, Statement: sql, Kind: "delete", Command: "DELETE",
 			Policy: "review-writes", Rule: "deletes", Fingerprint: "fp-" + session, Timeout: timeout,
+			Exact: approval.Exact(sql, nil),
 		})
 	}()
 	for c := range changes {
@@ -210,7 +211,11 @@ func TestApproveAfterTimeoutCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(got, "approved "+id+" once: the statement runs the next time nightly-etl sends it to orders-db (until ") {
 		t.Fatalf("approve: %q, %v", got, err)
 	}
-	if g, ok := d.b.Check("nightly-etl", "orders-db", "fp-late"); !ok || !g.Once {
+	rerun := approval.Request{
+		Identity: "nightly-etl", Target: "orders-db", Fingerprint: "fp-late",
+		Exact: approval.Exact("DELETE FROM sales.orders WHERE id = 7", nil), Attribution: identity.Attribution{UID: 994},
+	}
+	if g, ok := d.b.Check(&rerun); !ok || !g.Once {
 		t.Fatalf("no once grant: %+v", g)
 	}
 }

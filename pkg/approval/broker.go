@@ -183,20 +183,28 @@ func (b *Broker) Close() {
 	b.notify.close()
 }
 
-// Check returns the grant that lets a statement of fingerprint run for
-// identity on target, if any. A once grant is used up by the call that
-// gets it: exactly one caller gets it, and it is gone from the grants file
-// before Check returns. When that file cannot be written, the grant is
-// kept and not given (the statement goes to review).
-func (b *Broker) Check(identity, target, fingerprint string) (*Grant, bool) {
+// Check returns the grant that lets the statement r describes run at
+// once, if any: a --for grant of its identity, target and fingerprint, or
+// a once grant of the same statement (r.Exact). A grant never lets
+// through a statement of its own approver (see selfApproval). A once
+// grant is used up by the call that gets it: exactly one caller gets it,
+// and it is gone from the grants file before Check returns. When that
+// file cannot be written, the grant is kept and not given (the statement
+// goes to review).
+func (b *Broker) Check(r *Request) (*Grant, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.takeGrant(grantKey{identity, target, fingerprint})
+	return b.takeGrant(r)
 }
 
-func (b *Broker) takeGrant(k grantKey) (*Grant, bool) {
+func (b *Broker) takeGrant(r *Request) (*Grant, bool) {
 	now := b.clock.Now()
-	g := b.grants.match(k, now)
+	g := b.grants.match(grantKey{r.Identity, r.Target, r.Fingerprint}, now, func(g *Grant) bool {
+		if g.Once && (r.Exact == "" || g.Exact != r.Exact) {
+			return false
+		}
+		return ownStatement(g.Approver, &r.Attribution) == ""
+	})
 	if g == nil {
 		return nil, false
 	}
@@ -225,7 +233,7 @@ func (b *Broker) Request(ctx context.Context, r Request) Outcome {
 		b.mu.Unlock()
 		return Outcome{Decision: Withdrawn, Message: "sluiced is stopping"}
 	}
-	if g, ok := b.takeGrant(grantKey{r.Identity, r.Target, r.Fingerprint}); ok {
+	if g, ok := b.takeGrant(&r); ok {
 		b.mu.Unlock()
 		a := g.Approver
 		return Outcome{Decision: Approved, ID: g.Request, Approver: &a, Reason: g.Reason, Grant: g}

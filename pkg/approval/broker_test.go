@@ -255,7 +255,7 @@ func TestForWindowExpires(t *testing.T) {
 	}
 	for _, s := range steps {
 		tb.clock.Advance(s.advance)
-		g, ok := tb.Check(s.identity, s.target, s.fp)
+		g, ok := tb.check(s.identity, s.target, s.fp)
 		if ok != s.wantGrant {
 			t.Fatalf("%s: Check = %+v, %v; want %v", s.name, g, ok, s.wantGrant)
 		}
@@ -281,7 +281,7 @@ func TestApproveAfterTimeout(t *testing.T) {
 	if o.Decision != TimedOut || !strings.Contains(o.Message, "within 2m;") {
 		t.Fatalf("outcome %+v", o)
 	}
-	if _, ok := tb.Check("nightly-etl", "orders-db", fpDelete); ok {
+	if _, ok := tb.check("nightly-etl", "orders-db", fpDelete); ok {
 		t.Fatal("grant before any approval")
 	}
 	p, err := tb.Approve(alice, h.id, Once(), "one-off fix")
@@ -300,7 +300,7 @@ func TestApproveAfterTimeout(t *testing.T) {
 	if again.Decision != Approved || again.ID != h.id || again.Grant == nil || again.Approver.Name != "alice" {
 		t.Fatalf("re-run: %+v", again)
 	}
-	if _, ok := tb.Check("nightly-etl", "orders-db", fpDelete); ok {
+	if _, ok := tb.check("nightly-etl", "orders-db", fpDelete); ok {
 		t.Fatal("once grant used twice")
 	}
 	if n := len(tb.events.events(t, "approval.requested")); n != 1 {
@@ -325,7 +325,7 @@ func TestWithdrawnThenApproved(t *testing.T) {
 	if _, err := tb.Approve(bob, h.id, For(time.Hour), "rerun tonight"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := tb.Check("nightly-etl", "orders-db", fpDelete); !ok {
+	if _, ok := tb.check("nightly-etl", "orders-db", fpDelete); !ok {
 		t.Fatal("no grant after approving a withdrawn request")
 	}
 	if l := tb.List(); len(l) != 0 {
@@ -388,7 +388,7 @@ func TestOnceApprovalDoesNotRelease(t *testing.T) {
 		t.Fatalf("outcome %+v", o)
 	}
 	h2.stillHeld(t)
-	if _, ok := tb.Check("nightly-etl", "orders-db", fpDelete); ok {
+	if _, ok := tb.check("nightly-etl", "orders-db", fpDelete); ok {
 		t.Fatal("once approval of a held statement left a grant")
 	}
 }

@@ -92,7 +92,7 @@ func TestOnceGrantUsedOnce(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			<-start
-			if _, ok := tb.Check("nightly-etl", "orders-db", fpDelete); ok {
+			if _, ok := tb.check("nightly-etl", "orders-db", fpDelete); ok {
 				got.Add(1)
 			}
 		})
@@ -103,7 +103,7 @@ func TestOnceGrantUsedOnce(t *testing.T) {
 		t.Fatalf("%d Checks got the once grant, want 1", got.Load())
 	}
 	reopened := newTestBroker(t, Options{StateDir: dir})
-	if _, ok := reopened.Check("nightly-etl", "orders-db", fpDelete); ok {
+	if _, ok := reopened.check("nightly-etl", "orders-db", fpDelete); ok {
 		t.Fatal("used once grant still in the grants file")
 	}
 }

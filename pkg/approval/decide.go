@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/identity"
 )
 
 // watchBuffer is how many changes a watcher may fall behind before it is
@@ -88,10 +89,11 @@ func (b *Broker) Approve(a Approver, id string, m Mode, reason string) (Pending,
 	a.Groups = nil
 	g := &Grant{
 		Request: id, Identity: e.p.Identity, Target: e.p.Target, Fingerprint: e.p.Fingerprint,
-		Once: m.For == 0, Created: now, Expires: now.Add(b.keep), Approver: a, Reason: reason,
+		Once: m.For == 0, Exact: e.p.Exact, Created: now, Expires: now.Add(b.keep), Approver: a, Reason: reason,
 	}
 	if m.For > 0 {
 		g.Expires = now.Add(m.For)
+		g.Exact = ""
 	}
 	held := e.p.State == Waiting
 	if !held || !g.Once {
@@ -102,7 +104,9 @@ func (b *Broker) Approve(a Approver, id string, m Mode, reason string) (Pending,
 	var others []*entry
 	if !g.Once {
 		for _, o := range b.reqs {
-			if o != e && o.p.State == Waiting && o.p.Identity == g.Identity && o.p.Target == g.Target && o.p.Fingerprint == g.Fingerprint {
+			// The approver's own statements wait for another approver.
+			if o != e && o.p.State == Waiting && o.p.Identity == g.Identity && o.p.Target == g.Target && o.p.Fingerprint == g.Fingerprint &&
+				ownStatement(a, &o.p.Attribution) == "" {
 				others = append(others, o)
 			}
 		}
@@ -255,30 +259,38 @@ func (p Pending) clone() Pending {
 	return p
 }
 
-// selfApproval refuses an approval of one's own request: for a caller of
-// the control socket, a statement of a process running as its uid; for a
-// human with a token, a statement of a job bound to a token of the same
-// subject, or of a process running as their local user.
+// selfApproval refuses an approval of one's own request (see
+// ownStatement).
 func selfApproval(a Approver, p *Pending) error {
-	at := &p.Attribution
+	if why := ownStatement(a, &p.Attribution); why != "" {
+		return fmt.Errorf("%w: the statement of request %s was sent by %s; another approver must decide it", ErrSelfApproval, p.ID, why)
+	}
+	return nil
+}
+
+// ownStatement says why a statement attributed to at is approver a's
+// own, "" when it is not: for a caller of the control socket, a process
+// running as its uid; for a human with a token, a job bound to a token of
+// the same subject, or a process running as their local user. An
+// approver's own statements are neither approved by them directly, nor
+// released by their approval --for of another request, nor let through
+// by a grant they gave.
+func ownStatement(a Approver, at *identity.Attribution) string {
 	if o := a.OIDC; o != nil {
 		if j := at.OIDC; j != nil && j.Issuer == o.Issuer && j.Subject == o.Subject {
-			return fmt.Errorf("%w: the statement of request %s was sent by a job bound to a token of subject %q, the approver's; another approver must decide it",
-				ErrSelfApproval, p.ID, o.Subject)
+			return fmt.Sprintf("a job bound to a token of subject %q, the approver's", o.Subject)
 		}
 		if o.LocalUser != "" {
 			if u, err := user.LookupId(strconv.FormatUint(uint64(at.UID), 10)); err == nil && u.Username == o.LocalUser {
-				return fmt.Errorf("%w: the statement of request %s was sent by a process running as user %s, the approver's; another approver must decide it",
-					ErrSelfApproval, p.ID, o.LocalUser)
+				return fmt.Sprintf("a process running as user %s, the approver's", o.LocalUser)
 			}
 		}
-		return nil
+		return ""
 	}
 	if a.UID == at.UID {
-		return fmt.Errorf("%w: the statement of request %s was sent by a process running as uid %d, the caller's uid; another approver must decide it",
-			ErrSelfApproval, p.ID, a.UID)
+		return fmt.Sprintf("a process running as uid %d, the caller's uid", a.UID)
 	}
-	return nil
+	return ""
 }
 
 // who names an approver for messages: "alice (uid 1000)", or for a human

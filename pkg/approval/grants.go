@@ -117,10 +117,11 @@ func decodeGrants(data []byte, now time.Time) ([]Grant, error) {
 	return out, nil
 }
 
-// match returns the grant that lets key through at now: a --for grant
-// first (it stays), else the oldest once grant (which the caller must
-// consume). Expired grants of key are dropped from memory.
-func (s *grantStore) match(k grantKey, now time.Time) *Grant {
+// match returns the grant that lets key through at now among those usable
+// says may be used: a --for grant first (it stays), else the oldest once
+// grant (which the caller must consume). Expired grants of key are
+// dropped from memory.
+func (s *grantStore) match(k grantKey, now time.Time, usable func(*Grant) bool) *Grant {
 	list := s.byKey[k]
 	live := list[:0]
 	for _, g := range list {
@@ -136,6 +137,9 @@ func (s *grantStore) match(k grantKey, now time.Time) *Grant {
 	s.byKey[k] = live
 	var once *Grant
 	for _, g := range live {
+		if !usable(g) {
+			continue
+		}
 		if !g.Once {
 			return g
 		}

@@ -65,7 +65,7 @@ func TestGrantsSurviveRestart(t *testing.T) {
 	again := newTestBroker(t, Options{StateDir: dir, Clock: tb.clock})
 	for _, tc := range cases {
 		tb.clock.Advance(tc.advance)
-		g, ok := again.Check("nightly-etl", "orders-db", tc.fp)
+		g, ok := again.check("nightly-etl", "orders-db", tc.fp)
 		if ok != tc.wantGrant || ok && g.Once != tc.wantOnce {
 			t.Fatalf("%s: %+v, %v", tc.name, g, ok)
 		}
@@ -75,7 +75,7 @@ func TestGrantsSurviveRestart(t *testing.T) {
 	// Two hours later the window has closed: a new broker prunes it.
 	tb.clock.Advance(2 * time.Hour)
 	late := newTestBroker(t, Options{StateDir: dir, Clock: tb.clock})
-	if g, ok := late.Check("nightly-etl", "orders-db", fpDelete); ok {
+	if g, ok := late.check("nightly-etl", "orders-db", fpDelete); ok {
 		t.Fatalf("expired grant after restart: %+v", g)
 	}
 }

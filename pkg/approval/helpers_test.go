@@ -165,8 +165,16 @@ func deleteRequest(fp string) Request {
 		Session: "6f2e81b0c5d7a493", Statement: "DELETE FROM sales.orders WHERE created < '2020-01-01'",
 		Kind: "delete", Command: "DELETE", Reads: []string{"sales.orders"}, Writes: []string{"sales.orders"},
 		Policy: "review-writes", Rule: "deletes", Message: "deletes need a second pair of eyes",
-		Fingerprint: fp,
+		Fingerprint: fp, Exact: Exact("DELETE FROM sales.orders WHERE created < '2020-01-01'", nil),
 	}
+}
+
+// check is Check for the statement deleteRequest describes, with its
+// identity, target and fingerprint replaced.
+func (tb *testBroker) check(identity, target, fp string) (*Grant, bool) {
+	r := deleteRequest(fp)
+	r.Identity, r.Target = identity, target
+	return tb.Check(&r)
 }
 
 // held is a request being held: its id, and its outcome once Request

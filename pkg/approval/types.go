@@ -64,6 +64,10 @@ type Request struct {
 	Rule        string
 	Message     string // the rule's message
 	Fingerprint string // the statement's shape; grants are keyed on it
+	// Exact identifies the statement itself (see Exact): a once grant lets
+	// through only a statement with the same Exact. "" matches no once
+	// grant.
+	Exact string
 	// Timeout overrides Options.Timeout for this request (the rule's
 	// setting); 0 means the default.
 	Timeout time.Duration
@@ -93,7 +97,7 @@ type OIDCApprover struct {
 	// LocalUser is the approver's login name on this host (the
 	// configured user claim), "" when unknown: the statements of
 	// processes running as that user are their own.
-	LocalUser string `json:"-"`
+	LocalUser string `json:"local_user,omitempty"`
 }
 
 // Mode is how an approval lets statements through: once (the zero
@@ -118,12 +122,15 @@ func (m Mode) String() string {
 // Grant is what an approval creates: the right for one identity to run
 // statements of one fingerprint on one target, once or until Expires.
 type Grant struct {
-	Request     string    `json:"request"` // the approved request's id
-	Identity    string    `json:"identity"`
-	Target      string    `json:"target"`
-	Fingerprint string    `json:"fingerprint"`
-	Once        bool      `json:"once"`
-	Created     time.Time `json:"created"`
+	Request     string `json:"request"` // the approved request's id
+	Identity    string `json:"identity"`
+	Target      string `json:"target"`
+	Fingerprint string `json:"fingerprint"`
+	Once        bool   `json:"once"`
+	// Exact is, for a once grant, the Exact of the approved statement:
+	// the grant lets through that statement, not another of its shape.
+	Exact   string    `json:"exact,omitempty"`
+	Created time.Time `json:"created"`
 	// Expires ends a --for window; for a once grant it is when the grant,
 	// still unused, is dropped.
 	Expires  time.Time `json:"expires"`

@@ -115,6 +115,17 @@ func TestApprovals(t *testing.T) {
 		}
 		w.decided(t, "approval.timeout", id)
 		w.cli(t, approverUID, 0, "approve", id, "--once")
+		// The approval is for that statement, not for its shape: another
+		// row is held again and stays untouched.
+		const other = "UPDATE sales.items SET amount = amount + 1 WHERE id = 59"
+		before59 := w.amount(t, 59)
+		res = w.psql(t, nil, "", other).wait(t)
+		if otherID := w.requested(t, other).str("id"); otherID == id || res.code == 0 {
+			t.Errorf("another literal under the approval: request %s (approved %s), status %d", otherID, id, res.code)
+		}
+		if got := w.amount(t, 59); got != before59 {
+			t.Errorf("row 59: amount %s, want %s", got, before59)
+		}
 		res = w.psql(t, nil, "", stmt).wait(t)
 		if res.code != 0 || !strings.Contains(res.stdout, "UPDATE 1") {
 			t.Fatalf("re-run after the approval: %d\n%s\n%s", res.code, res.stdout, res.stderr)

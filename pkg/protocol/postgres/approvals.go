@@ -15,9 +15,11 @@ import (
 // Approvals holds the statements a policy sends to review until a human
 // decides; *approval.Broker implements it.
 //
-// Contract: Check returns at once the grant that lets a statement of
-// fingerprint (sqlclass.Fingerprint) run for identity on target, if there
-// is one; a once grant is used up by the call that gets it. Request blocks
+// Contract: Check returns at once the grant that lets the statement r
+// describes run, if there is one: a --for grant of its identity, target
+// and fingerprint (sqlclass.Fingerprint), or a once grant of that very
+// statement (r.Exact), never a grant of r's own sender as approver; a once
+// grant is used up by the call that gets it. Request blocks
 // only its caller until the request is approved, denied or times out, or
 // until ctx ends: it must then return promptly, with approval.Withdrawn
 // unless a decision came first. The outcome names the request (ID); a
@@ -25,7 +27,7 @@ import (
 // for concurrent use, and one session's wait never delays another's
 // calls. The statement in the request is already masked.
 type Approvals interface {
-	Check(identity, target, fingerprint string) (*approval.Grant, bool)
+	Check(r *approval.Request) (*approval.Grant, bool)
 	Request(ctx context.Context, r approval.Request) approval.Outcome
 }
 

@@ -34,13 +34,13 @@ func newFakeBroker(t testing.TB) *fakeBroker {
 	return &fakeBroker{t: t, reqs: make(chan *heldRequest, 64), grants: map[string]*approval.Grant{}}
 }
 
-func (b *fakeBroker) Check(identity, target, fingerprint string) (*approval.Grant, bool) {
+func (b *fakeBroker) Check(r *approval.Request) (*approval.Grant, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.checked = append(b.checked, fingerprint)
-	g, ok := b.grants[fingerprint]
+	b.checked = append(b.checked, r.Fingerprint)
+	g, ok := b.grants[r.Fingerprint]
 	if ok && g.Once {
-		delete(b.grants, fingerprint)
+		delete(b.grants, r.Fingerprint)
 	}
 	return g, ok
 }

@@ -49,7 +49,7 @@ func fuzzHandler(f *testing.F) *Handler {
 // out of a hold.
 type autoBroker struct{}
 
-func (autoBroker) Check(string, string, string) (*approval.Grant, bool) { return nil, false }
+func (autoBroker) Check(*approval.Request) (*approval.Grant, bool) { return nil, false }
 
 func (autoBroker) Request(_ context.Context, r approval.Request) approval.Outcome {
 	if r.Fingerprint != "" && r.Fingerprint[len(r.Fingerprint)-1]%2 == 0 {

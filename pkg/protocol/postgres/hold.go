@@ -32,8 +32,8 @@ func (ss *session) hold(a *audited, timeoutSetting string) error {
 		a.dec = refuse("no-fingerprint", "the statement's shape cannot be computed, so it cannot be held for approval: "+err.Error())
 		return nil
 	}
-	s := ss.s
-	if g, ok := b.Check(s.Identity, s.Target, fp); ok {
+	req := ss.approvalRequest(a, fp)
+	if g, ok := b.Check(&req); ok {
 		ap := g.Approver
 		a.appr = &approvalInfo{id: g.Request, outcome: approval.Approved, approver: &ap, reason: g.Reason, grant: g, fresh: true}
 		return nil
@@ -52,7 +52,7 @@ func (ss *session) hold(a *audited, timeoutSetting string) error {
 	stopWatch := ss.watchHold(ctx, cancel)
 	ss.up.gate.open(cancel)
 	start := time.Now()
-	out := b.Request(ctx, ss.approvalRequest(a, fp))
+	out := b.Request(ctx, req)
 	ss.up.gate.close()
 	stopWatch()
 	ai := &approvalInfo{
@@ -89,6 +89,7 @@ func (ss *session) approvalRequest(a *audited, fp string) approval.Request {
 		Statement: ss.maskEcho(a.dec.Masking, st.Text), Kind: string(st.Kind), Command: st.Command,
 		Reads: relationNames(st.Reads), Writes: relationNames(st.Writes),
 		Policy: a.dec.Policy, Rule: a.dec.Rule, Message: a.dec.Message, Fingerprint: fp,
+		Exact: approval.Exact(st.Text, st.RedactParams(a.params)),
 	}
 	if ap := a.dec.Approval; ap != nil {
 		r.Timeout = ap.Timeout
