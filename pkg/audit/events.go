@@ -8,6 +8,9 @@ const (
 	ConfigReloadFailed = "config.reload_failed"
 	IdentityTagged     = "identity.tagged"
 	IdentityUntagged   = "identity.untagged"
+	// IdentityRefused: a cgroup matched an identity by its name, but a
+	// user could have chosen that name; it is not tagged.
+	IdentityRefused    = "identity.refused"
 	ConnectionOpen     = "connection.open"
 	ConnectionClose    = "connection.close"
 	ConnectionRejected = "connection.rejected"

@@ -89,7 +89,7 @@ func (d *Daemon) syncTags() error {
 		if id == d.selfCG {
 			continue
 		}
-		if r, ok := m.MatchCgroup(p); ok {
+		if r, ok := d.matchCgroup(m, p, id); ok {
 			desired[id] = want{r.ID, r.Name, sourceConfig}
 		}
 	}
@@ -153,6 +153,31 @@ func (d *Daemon) syncUIDs(m *identity.Matcher) error {
 	return nil
 }
 
+// matchCgroup returns the identity the cgroup at p matches, unless a user
+// other than root could have created and named it (a subtree delegated to
+// a user: see cgroup.DelegatedAncestor), which is then refused with an
+// event. Such a cgroup is still tagged when an ancestor is, by the
+// programs' ancestor walk.
+func (d *Daemon) matchCgroup(m *identity.Matcher, p string, id uint64) (identity.Rule, bool) {
+	r, ok := m.MatchCgroup(p)
+	if !ok {
+		return r, false
+	}
+	delegated, err := cgroup.DelegatedAncestor(d.tree.Mount, p)
+	switch {
+	case err != nil:
+		d.log.Error(err, "cgroup ownership: not tagged")
+		return r, false
+	case delegated != "":
+		d.log.Warn(audit.IdentityRefused).Str("identity", r.Name).Str("cgroup", p).Uint64("cgroup_id", id).
+			Str("delegated", delegated).
+			Str("reason", "the cgroup is in a subtree delegated to a user, who chose its name").
+			Msg("cgroup not tagged")
+		return r, false
+	}
+	return r, true
+}
+
 // onAdded tags a new cgroup that matches an identity.
 func (d *Daemon) onAdded(p string, id uint64) {
 	d.cgroups.set(id, p)
@@ -161,7 +186,7 @@ func (d *Daemon) onAdded(p string, id uint64) {
 	if d.isJob(p) || id == d.selfCG {
 		return // jobs are tagged by the run request that created them
 	}
-	r, ok := matcher(d.cfg).MatchCgroup(p)
+	r, ok := d.matchCgroup(matcher(d.cfg), p, id)
 	if !ok {
 		return
 	}
