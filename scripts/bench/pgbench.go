@@ -105,7 +105,7 @@ func (p *pgEnv) stop() {
 
 // pgbenchCase is one measured configuration.
 type pgbenchCase struct {
-	path    string // "direct", "sluice", "pgbouncer"
+	path    string // "direct", "sluice", "sluice-norec", "sluice-tcp", "pgbouncer"
 	mode    string // -M
 	clients int
 }
@@ -120,7 +120,7 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	cg := "plain"
 	proxy := 0 // the proxy's pid, whose CPU time is measured
 	switch c.path {
-	case "sluice", "sluice-norec":
+	case "sluice", "sluice-norec", "sluice-tcp":
 		cg = "root/tagged"
 		proxy = e.daemon.Process.Pid
 	case "pgbouncer":
@@ -250,16 +250,22 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 			}
 		}
 		// The same through a daemon that does not record, for the cost of
-		// recording; then back.
-		if err := e.restartDaemon(false); err != nil {
-			return section{}, err
-		}
-		for _, cf := range configs {
-			if err := measure("sluice-norec", cf); err != nil {
+		// recording, and through one that relays the target as plain TCP,
+		// for the cost of inspection; then back.
+		for _, v := range []struct {
+			variant daemonVariant
+			path    string
+		}{{noRecording, "sluice-norec"}, {tcpRelay, "sluice-tcp"}} {
+			if err := e.restartDaemon(v.variant); err != nil {
 				return section{}, err
 			}
+			for _, cf := range configs {
+				if err := measure(v.path, cf); err != nil {
+					return section{}, err
+				}
+			}
 		}
-		if err := e.restartDaemon(true); err != nil {
+		if err := e.restartDaemon(full); err != nil {
 			return section{}, err
 		}
 	}
@@ -277,16 +283,13 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	fmt.Fprintf(&b, "pgbench -S (scale %d) against PostgreSQL on loopback: directly, through sluice (kernel redirect, full\n", pgScale)
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
 	b.WriteString("to the event log, every session recorded: a statement event written before forwarding, its result event written\n")
-	b.WriteString("with the next one, recordings synced every 100 ms), and\n")
-	b.WriteString("through pgbouncer in session mode. \"Recording on / off\" divides sluice's TPS by the TPS of the same daemon\n")
-	b.WriteString("with `recording: { enabled: false }`, measured in the same rounds (goal ≥ 0.9); \"CPU, recording off / on\"\n")
-	b.WriteString("divides that daemon's CPU per query by sluice's (the share of sluice's CPU left without recording). Median of ")
+	b.WriteString("with the next one, recordings synced every 100 ms), and through pgbouncer in session mode. Median of ")
 	fmt.Fprintf(&b, "%d interleaved runs of %d s each.\n\n", rounds, seconds)
-	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query | recording on / off | sluice CPU per query, recording off | CPU, recording off / on |")
+	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query |")
 	if e.pg.bouncer != nil {
 		b.WriteString(" pgbouncer TPS | pgbouncer / direct | pgbouncer added per query | pgbouncer CPU per query |")
 	}
-	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|")
 	if e.pg.bouncer != nil {
 		b.WriteString("---:|---:|---:|---:|")
 	}
@@ -296,10 +299,8 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
 		sc := pgbenchCase{"sluice", cf.mode, cf.clients}
 		s := med(sc, tps)
-		nc := pgbenchCase{"sluice-norec", cf.mode, cf.clients}
-		norec, sCPU, nCPU := med(nc, tps), med(sc, cpu), med(nc, cpu)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs | %.3f | %.1f µs | %.3f |",
-			cf.mode, cf.clients, d, s, s/d, added(s), sCPU, s/norec, nCPU, nCPU/sCPU)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs |",
+			cf.mode, cf.clients, d, s, s/d, added(s), med(sc, cpu))
 		if e.pg.bouncer != nil {
 			pc := pgbenchCase{"pgbouncer", cf.mode, cf.clients}
 			p := med(pc, tps)
@@ -311,6 +312,22 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	b.WriteString("clients / TPS − clients / direct TPS: the latency one query gains on its way through. \"CPU per query\" is\n")
 	b.WriteString("the proxy process's user and system CPU time during the run divided by the transactions pgbench completed;\n")
 	b.WriteString("it is the least noisy of these figures, since on a 2-core machine the client, the server and the proxy\n")
-	b.WriteString("compete for the same cores.\n")
+	b.WriteString("compete for the same cores.\n\n")
+	b.WriteString("Where sluice's cost comes from, in the same rounds: the same daemon with `recording: { enabled: false }`\n")
+	b.WriteString("(\"recording on / off\" divides sluice's TPS by its TPS; goal ≥ 0.9), and with the target declared\n")
+	b.WriteString("`protocol: tcp`: the same kernel redirect, attribution and identity, bytes relayed by two goroutines\n")
+	b.WriteString("without inspection, events or statement recording (the floor of sluice's Go data path).\n\n")
+	b.WriteString("| protocol | clients | recording on / off | CPU per query, recording off | TCP relay / direct | TCP relay added per query | TCP relay CPU per query |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, cf := range configs {
+		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
+		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		s := med(pgbenchCase{"sluice", cf.mode, cf.clients}, tps)
+		nc := pgbenchCase{"sluice-norec", cf.mode, cf.clients}
+		tc := pgbenchCase{"sluice-tcp", cf.mode, cf.clients}
+		t := med(tc, tps)
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
+			cf.mode, cf.clients, s/med(nc, tps), med(nc, cpu), t/d, added(t), med(tc, cpu))
+	}
 	return section{title: "PostgreSQL: pgbench -S", text: b.String()}, nil
 }

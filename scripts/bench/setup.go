@@ -28,12 +28,25 @@ type benchEnv struct {
 	bpffs    string
 	daemon   *exec.Cmd
 	bin      string
-	noRecord bool // the running daemon does not record sessions
-	profiled bool // a daemon was started with --cpuprofile
+	variant  daemonVariant // how the running daemon handles the PostgreSQL target
+	profiled bool          // a daemon was started with --cpuprofile
 	echo     net.Listener
 	echoAddr netip.AddrPort
 	pg       *pgEnv // nil when PostgreSQL is not installed
 }
+
+// daemonVariant is how a bench daemon handles the PostgreSQL target.
+type daemonVariant int
+
+const (
+	// full: the PostgreSQL inspector with every session recorded.
+	full daemonVariant = iota
+	// noRecording: the inspector, with recording: { enabled: false }.
+	noRecording
+	// tcpRelay: the target as a plain TCP target: the same redirect,
+	// attribution and identity, bytes relayed without inspection.
+	tcpRelay
+)
 
 // Cgroups, relative to the mount:
 //
@@ -166,9 +179,13 @@ targets:
 `, port, e.socket(), e.top, e.dir, e.dir, e.bpffs, e.top, e.top, e.top, e.echoAddr)
 
 	if e.pg != nil {
-		cfg += fmt.Sprintf("  - name: pgbench-db\n    protocol: postgres\n    address: %s\n", e.pg.srv.Addr())
+		protocol := "postgres"
+		if e.variant == tcpRelay {
+			protocol = "tcp"
+		}
+		cfg += fmt.Sprintf("  - name: pgbench-db\n    protocol: %s\n    address: %s\n", protocol, e.pg.srv.Addr())
 	}
-	if e.noRecord {
+	if e.variant == noRecording {
 		cfg += "recording: { enabled: false }\n"
 	}
 	path := filepath.Join(e.dir, "sluice.yaml")
@@ -204,15 +221,15 @@ targets:
 	}
 }
 
-// restartDaemon stops sluiced and starts it again, recording sessions or
-// not. The programs stay pinned in between (fail_mode closed), and the new
-// daemon adopts them.
-func (e *benchEnv) restartDaemon(record bool) error {
+// restartDaemon stops sluiced and starts it again as variant v. The
+// programs stay pinned in between (fail_mode closed), and the new daemon
+// adopts them.
+func (e *benchEnv) restartDaemon(v daemonVariant) error {
 	if e.daemon != nil && e.daemon.Process != nil {
 		_ = e.daemon.Process.Signal(syscall.SIGTERM)
 		_ = e.daemon.Wait()
 	}
-	e.noRecord = !record
+	e.variant = v
 	return e.startDaemon(e.bin)
 }
 
