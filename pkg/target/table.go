@@ -76,10 +76,18 @@ func (t *Table) Seed(old *Table) {
 	t.index.Store(&idx)
 }
 
-// Match returns the target for an original destination, or nil.
+// Match returns the target for an original destination, or nil. An
+// unspecified destination (0.0.0.0, ::) is matched as the loopback
+// address, which is where connect(2) takes it.
 func (t *Table) Match(dst netip.AddrPort) *Target {
-	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
-	return (*t.index.Load())[dst]
+	a := dst.Addr().Unmap()
+	switch {
+	case a == netip.IPv4Unspecified():
+		a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case a == netip.IPv6Unspecified():
+		a = netip.IPv6Loopback()
+	}
+	return (*t.index.Load())[netip.AddrPortFrom(a, dst.Port())]
 }
 
 // Refresh resolves every named target and swaps the index. Addresses of a

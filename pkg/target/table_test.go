@@ -18,10 +18,11 @@ func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 
 func TestMatch(t *testing.T) {
 	cache := &Target{Name: "artifact-cache", Protocol: "tcp", Host: "127.0.0.3", Port: 8081}
+	local := &Target{Name: "local-db", Protocol: "postgres", Host: "127.0.0.1", Port: 5432}
 	db := &Target{Name: "orders-db", Protocol: "tcp", Host: "orders-db.internal", Port: 5432}
 	v6 := &Target{Name: "v6", Protocol: "tcp", Host: "::1", Port: 9000}
 	res := fakeResolver{"orders-db.internal": {netip.MustParseAddr("127.0.0.4"), netip.MustParseAddr("::1")}}
-	tb := New([]*Target{cache, db, v6}, res)
+	tb := New([]*Target{cache, db, v6, local}, res)
 
 	if got := tb.Match(netip.MustParseAddrPort("127.0.0.4:5432")); got != nil {
 		t.Fatalf("named target matched before Refresh: %v", got.Name)
@@ -39,6 +40,10 @@ func TestMatch(t *testing.T) {
 		{"v6 literal", "[::1]:9000", v6},
 		{"wrong port", "127.0.0.3:8082", nil},
 		{"unknown address", "127.0.0.9:8081", nil},
+		// connect(2) to an unspecified address reaches the loopback one.
+		{"0.0.0.0 is 127.0.0.1", "0.0.0.0:5432", local},
+		{":: is ::1", "[::]:9000", v6},
+		{"mapped 0.0.0.0", "[::ffff:0.0.0.0]:5432", local},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
