@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/cgroup"
 	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/identity"
+	"github.com/sluicehq/sluice/pkg/intercept"
 	"golang.org/x/sys/unix"
 )
 
@@ -161,6 +163,12 @@ func (d *Daemon) syncUIDs(m *identity.Matcher) error {
 func (d *Daemon) matchCgroup(m *identity.Matcher, p string, id uint64) (identity.Rule, bool) {
 	r, ok := m.MatchCgroup(p)
 	if !ok {
+		return r, false
+	}
+	if level := strings.Count(strings.TrimSuffix(p, "/"), "/"); level > intercept.MaxTagLevel {
+		d.log.Warn(audit.IdentityRefused).Str("identity", r.Name).Str("cgroup", p).Uint64("cgroup_id", id).
+			Str("reason", fmt.Sprintf("the cgroup is %d levels deep; a tag deeper than %d would not cover the cgroups below it", level, intercept.MaxTagLevel)).
+			Msg("cgroup not tagged")
 		return r, false
 	}
 	delegated, err := cgroup.DelegatedAncestor(d.tree.Mount, p)

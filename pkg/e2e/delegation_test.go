@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/pkg/privtest"
@@ -46,6 +47,21 @@ func TestDelegatedCgroups(t *testing.T) {
 	open := d.waitEvent(t, "connection.open", byPID("connection.open", res.PID))
 	if open.str("identity") != "nightly-etl" || open.str("cgroup") != worker.Path {
 		t.Errorf("connection.open: %v", open)
+	}
+}
+
+// TestDeepCgroupNotTagged: the programs see a tag from the cgroups below
+// it only down to level 31, so a deeper cgroup is not tagged (its children
+// would not be redirected).
+func TestDeepCgroupNotTagged(t *testing.T) {
+	w := newWorld(t, nil)
+	depth := strings.Count(w.root.Path, "/")
+	deep := w.root.Child(t, strings.Repeat("d/", 31-depth)+"nightly-etl.service")
+	ev := w.daemon.waitEvent(t, "identity.refused", func(ev event) bool {
+		return ev.str("event") == "identity.refused" && ev.str("cgroup") == deep.Path
+	})
+	if !strings.Contains(ev.str("reason"), "32 levels deep") {
+		t.Errorf("identity.refused: %v", ev)
 	}
 }
 

@@ -8,6 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MaxTagLevel is the deepest cgroup level (the root's children are at
+// level 1) whose tag the programs see from the cgroups below it: they look
+// up a task's own cgroup, then its ancestors at levels 1 to MaxTagLevel
+// (MAX_CGROUP_LEVELS in redirect.c). A cgroup deeper than that is tagged
+// for itself only, so the daemon does not tag one.
+const MaxTagLevel = 31
+
 // TagCgroup marks a cgroup (and every cgroup below it) as belonging to an
 // identity. identity must be non-zero.
 func (it *Interceptor) TagCgroup(cgroupID uint64, identity uint32) error {
