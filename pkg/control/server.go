@@ -24,6 +24,8 @@ type Peer struct {
 	PID int32
 	UID uint32
 	GID uint32
+	// Groups are the caller's supplementary groups when it connected.
+	Groups []uint32
 }
 
 // Handler answers requests.
@@ -231,14 +233,19 @@ func peerCred(c *net.UnixConn) (Peer, error) {
 		return Peer{}, err
 	}
 	var cred *unix.Ucred
-	var cerr error
+	var groups []uint32
+	var cerr, gerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		groups, gerr = peerGroups(int(fd))
 	}); err != nil {
 		return Peer{}, err
 	}
 	if cerr != nil {
 		return Peer{}, cerr
 	}
-	return Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid}, nil
+	if gerr != nil {
+		return Peer{}, fmt.Errorf("control: caller's groups: %w", gerr)
+	}
+	return Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid, Groups: groups}, nil
 }

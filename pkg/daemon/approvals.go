@@ -18,7 +18,7 @@ func (d *Daemon) startApprovals(cfg *config.Config) error {
 		return err
 	}
 	d.approvals = b
-	d.approvalOps = &approvalctl.Ops{Broker: b, Groups: supplementaryGroups}
+	d.approvalOps = &approvalctl.Ops{Broker: b}
 	return nil
 }
 

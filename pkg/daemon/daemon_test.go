@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"os"
 	"slices"
 	"testing"
 
@@ -46,22 +45,6 @@ func TestAuthorizeClaim(t *testing.T) {
 				t.Errorf("error %v does not wrap ErrNotAuthorized", err)
 			}
 		})
-	}
-}
-
-func TestSupplementaryGroups(t *testing.T) {
-	want, err := os.Getgroups()
-	if err != nil {
-		t.Skip(err)
-	}
-	got := supplementaryGroups(int32(os.Getpid()))
-	for _, g := range want {
-		if !slices.Contains(got, uint32(g)) {
-			t.Errorf("group %d missing from %v", g, got)
-		}
-	}
-	if supplementaryGroups(-1) != nil {
-		t.Error("groups for a process that does not exist")
 	}
 }
 

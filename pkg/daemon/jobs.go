@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/cgroup"
@@ -110,7 +106,7 @@ func listed(peer control.Peer, uids, gids []uint32) bool {
 	if len(gids) == 0 {
 		return false
 	}
-	for _, g := range append([]uint32{peer.GID}, supplementaryGroups(peer.PID)...) {
+	for _, g := range append([]uint32{peer.GID}, peer.Groups...) {
 		if slices.Contains(gids, g) {
 			return true
 		}
@@ -144,28 +140,6 @@ func (d *Daemon) checkNotTaggedElsewhere(peer control.Peer, ident *config.Identi
 	}
 	if v, ok := uids[peer.UID]; ok && v != ident.ID {
 		return fmt.Errorf("%w: uid %d is tagged with another identity", ErrNotAuthorized, peer.UID)
-	}
-	return nil
-}
-
-// supplementaryGroups reads the Groups line of /proc/PID/status.
-func supplementaryGroups(pid int32) []uint32 {
-	f, err := os.Open("/proc/" + strconv.Itoa(int(pid)) + "/status")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "Groups:"); ok {
-			var out []uint32
-			for _, g := range strings.Fields(rest) {
-				if v, err := strconv.ParseUint(g, 10, 32); err == nil {
-					out = append(out, uint32(v))
-				}
-			}
-			return out
-		}
 	}
 	return nil
 }

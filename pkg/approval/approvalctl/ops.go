@@ -21,10 +21,6 @@ import (
 // control.Streamer (approvals.watch).
 type Ops struct {
 	Broker *approval.Broker
-	// Groups returns the supplementary groups of the calling process,
-	// checked against the approvers' gids; nil checks the primary gid
-	// only.
-	Groups func(pid int32) []uint32
 }
 
 var (
@@ -89,10 +85,15 @@ func (o *Ops) Stream(ctx context.Context, peer control.Peer, req control.Request
 	if o.Broker == nil {
 		return errors.New(req.Op + ": approvals are not available")
 	}
-	if err := o.Broker.Authorize(o.approver(peer)); err != nil {
+	a := o.approver(peer)
+	if err := o.Broker.Authorize(a); err != nil {
 		return fmt.Errorf("%s: %w", req.Op, err)
 	}
 	for c := range o.Broker.Watch(ctx) {
+		// An approver removed by a reload sees no more requests.
+		if err := o.Broker.Authorize(a); err != nil {
+			return fmt.Errorf("%s: %w", req.Op, err)
+		}
 		m := Message(c.Request)
 		if err := send(control.Response{OK: true, Change: c.Kind, Approval: &m}); err != nil {
 			return err
@@ -127,10 +128,7 @@ func clip(s string) string {
 // approver is the caller as an approver: kernel credentials, groups and
 // user name.
 func (o *Ops) approver(peer control.Peer) approval.Approver {
-	a := approval.Approver{UID: peer.UID, GID: peer.GID}
-	if o.Groups != nil {
-		a.Groups = o.Groups(peer.PID)
-	}
+	a := approval.Approver{UID: peer.UID, GID: peer.GID, Groups: peer.Groups}
 	if u, err := user.LookupId(strconv.FormatUint(uint64(peer.UID), 10)); err == nil {
 		a.Name = u.Username
 	}

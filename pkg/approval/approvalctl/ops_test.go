@@ -3,6 +3,7 @@ package approvalctl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -216,12 +217,7 @@ func TestOperations(t *testing.T) {
 // caller would have.
 func TestAuthorization(t *testing.T) {
 	b := newBroker(t, approval.Approvers{UIDs: []uint32{1000, 994}, GIDs: []uint32{4000}})
-	ops := &Ops{Broker: b, Groups: func(pid int32) []uint32 {
-		if pid == 777 {
-			return []uint32{27, 4000}
-		}
-		return nil
-	}}
+	ops := &Ops{Broker: b}
 	cases := []struct {
 		name string
 		peer control.Peer
@@ -234,7 +230,7 @@ func TestAuthorization(t *testing.T) {
 		{"unlisted uid cannot deny", control.Peer{PID: 1, UID: 65534, GID: 65534}, control.OpDeny, "deny: not an approver: uid 65534"},
 		{"the job's uid, although an approver, cannot approve", control.Peer{PID: 1, UID: 994, GID: 994}, control.OpApprove,
 			"approve: cannot approve one's own request: the statement of request "},
-		{"supplementary group approves", control.Peer{PID: 777, UID: 1005, GID: 1005}, control.OpApprove, ""},
+		{"supplementary group approves", control.Peer{PID: 777, UID: 1005, GID: 1005, Groups: []uint32{27, 4000}}, control.OpApprove, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,5 +330,41 @@ func TestWatchOverSocket(t *testing.T) {
 	want := []string{"open " + first, "requested " + second, "denied " + first}
 	if strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Fatalf("changes %v, want %v", kinds, want)
+	}
+}
+
+// TestWatchRevoked: an approver removed by a reload while watching sees
+// no request made after that, and the watch ends.
+func TestWatchRevoked(t *testing.T) {
+	b := newBroker(t, approval.Approvers{UIDs: []uint32{1000}})
+	ops := &Ops{Broker: b}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := make(chan string, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- ops.Stream(ctx, control.Peer{UID: 1000, GID: 1000}, control.Request{Op: control.OpApprovalsWatch},
+			func(r control.Response) error {
+				seen <- r.Approval.Session
+				return nil
+			})
+	}()
+	hold(t, b, 994, "s1")
+	if s := <-seen; s != "s1" {
+		t.Fatalf("first change: session %q", s)
+	}
+	if err := b.Configure(approval.Settings{Approvers: approval.Approvers{UIDs: []uint32{1001}}}); err != nil {
+		t.Fatal(err)
+	}
+	hold(t, b, 994, "s2")
+	select {
+	case err := <-done:
+		if !errors.Is(err, approval.ErrNotApprover) {
+			t.Fatalf("watch ended with %v", err)
+		}
+	case s := <-seen:
+		t.Fatalf("request of session %q sent after the approver was removed", s)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch went on")
 	}
 }

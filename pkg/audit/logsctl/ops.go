@@ -139,6 +139,10 @@ func (o *Ops) Stream(ctx context.Context, peer control.Peer, req control.Request
 		if len(b.Events) == 0 && dropped == 0 {
 			continue
 		}
+		// A reader removed from log.readers by a reload gets no more.
+		if err := o.Authorize(peer); err != nil {
+			return fmt.Errorf("logs: %w", err)
+		}
 		if err := send(control.Response{OK: true, Logs: b}); err != nil {
 			return err
 		}

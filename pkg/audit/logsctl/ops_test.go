@@ -286,3 +286,49 @@ type handler struct{ *Ops }
 func (handler) Handle(context.Context, control.Peer, control.Request) control.Response {
 	return control.Response{Error: "not streamed"}
 }
+
+// TestFollowRevoked: a reader removed from log.readers (a reload) while
+// following gets no event written after that, and its stream ends.
+func TestFollowRevoked(t *testing.T) {
+	w := newWorld(t, 64<<10)
+	var revoked sync.Mutex
+	allowed := true
+	w.ops.Authorize = func(control.Peer) error {
+		revoked.Lock()
+		defer revoked.Unlock()
+		if allowed {
+			return nil
+		}
+		return errNotReader
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan []string, 16)
+	done := make(chan error, 1)
+	go func() {
+		req := control.Request{Op: control.OpLogs, Logs: &control.LogsRequest{Follow: true}}
+		done <- w.ops.Stream(ctx, control.Peer{UID: 1002}, req, func(r control.Response) error {
+			got <- summary(t, r.Logs.Events)
+			return nil
+		})
+	}()
+	<-got // the first, empty batch
+	w.log.Event(audit.DBQuery).Str("identity", "x").Int("i", 1).Msg("statement")
+	if b := <-got; !slices.Equal(b, []string{"db.query x/ 1"}) {
+		t.Fatalf("while a reader: %v", b)
+	}
+	revoked.Lock()
+	allowed = false
+	revoked.Unlock()
+	w.log.Event(audit.DBQuery).Str("identity", "x").Int("i", 2).Msg("statement")
+	select {
+	case err := <-done:
+		if !errors.Is(err, errNotReader) {
+			t.Fatalf("stream ended with %v", err)
+		}
+	case b := <-got:
+		t.Fatalf("sent after the reader was removed: %v", b)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream went on")
+	}
+}
