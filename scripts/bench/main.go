@@ -35,7 +35,13 @@ func main() {
 	maskRounds := flag.Int("mask-rounds", 3, "interleaved rounds of the masking section")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "have sluiced write a CPU profile here")
 	only := flag.String("only", "", "run only this section: connect, tag, pgbench, mask")
+	relay := flag.String("relay", "", "internal: run as a relay of the relay floor (go or epoll)")
+	relayListen := flag.String("relay-listen", "", "internal: the relay's address")
+	relayUp := flag.String("relay-up", "", "internal: where the relay connects")
 	flag.Parse()
+	if *relay != "" {
+		log.Fatal(runRelay(*relay, *relayListen, *relayUp))
+	}
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root (cgroups, eBPF)")
 	}

@@ -23,6 +23,8 @@ import (
 type pgEnv struct {
 	srv     *pgtest.Server
 	bouncer *pgtest.Bouncer // nil when pgbouncer is not installed
+	// relays are the relay floor (see relayfloor.go), by mode.
+	relays map[string]*relayProc
 }
 
 const (
@@ -93,10 +95,22 @@ func startPG(dir string) (*pgEnv, error) {
 			return nil, err
 		}
 	}
+	p.relays = map[string]*relayProc{}
+	for _, mode := range []string{"go", "epoll"} {
+		r, err := startRelay(mode, srv.Addr().String())
+		if err != nil {
+			p.stop()
+			return nil, err
+		}
+		p.relays[mode] = r
+	}
 	return p, nil
 }
 
 func (p *pgEnv) stop() {
+	for _, r := range p.relays {
+		r.stop()
+	}
 	if p.bouncer != nil {
 		_ = p.bouncer.Stop()
 	}
@@ -105,7 +119,7 @@ func (p *pgEnv) stop() {
 
 // pgbenchCase is one measured configuration.
 type pgbenchCase struct {
-	path    string // "direct", "sluice", "sluice-norec", "sluice-tcp", "pgbouncer"
+	path    string // "direct", "sluice", "sluice-norec", "sluice-tcp", "pgbouncer", "relay-go", "relay-epoll"
 	mode    string // -M
 	clients int
 }
@@ -126,6 +140,10 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	case "pgbouncer":
 		host, port = e.pg.bouncer.Host, e.pg.bouncer.Port
 		proxy = e.pg.bouncer.PID()
+	case "relay-go", "relay-epoll":
+		r := e.pg.relays[strings.TrimPrefix(c.path, "relay-")]
+		host, port = r.host, r.port
+		proxy = r.cmd.Process.Pid
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
 	defer cancel()
@@ -215,6 +233,7 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	if e.pg.bouncer != nil {
 		paths = append(paths, "pgbouncer")
 	}
+	paths = append(paths, "relay-go", "relay-epoll")
 	type config struct {
 		mode    string
 		clients int
@@ -328,6 +347,20 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 		t := med(tc, tps)
 		fmt.Fprintf(&b, "| %s | %d | %.3f | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
 			cf.mode, cf.clients, s/med(nc, tps), med(nc, cpu), t/d, added(t), med(tc, cpu))
+	}
+	b.WriteString("\nThe relay floor, in the same rounds: two bare TCP relays in Go that are not part of sluice and parse\n")
+	b.WriteString("nothing (scripts/bench/relayfloor.go). \"Goroutines\" copies each direction in a goroutine of its own\n")
+	b.WriteString("through Go's netpoller, as sluice's data path does; \"epoll\" serves every connection from one thread\n")
+	b.WriteString("polling raw descriptors, as pgbouncer does. They bound what relaying alone costs on this machine.\n\n")
+	b.WriteString("| protocol | clients | goroutines / direct | goroutines added per query | goroutines CPU per query | epoll / direct | epoll added per query | epoll CPU per query |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, cf := range configs {
+		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
+		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		gc, ec := pgbenchCase{"relay-go", cf.mode, cf.clients}, pgbenchCase{"relay-epoll", cf.mode, cf.clients}
+		g, ep := med(gc, tps), med(ec, tps)
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %+.1f µs | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
+			cf.mode, cf.clients, g/d, added(g), med(gc, cpu), ep/d, added(ep), med(ec, cpu))
 	}
 	return section{title: "PostgreSQL: pgbench -S", text: b.String()}, nil
 }
