@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -36,6 +37,20 @@ func (ss *session) serveClient() error {
 				return fmt.Errorf("%w: %w", ErrProtocol, err)
 			}
 			return err
+		}
+		if ss.copyIn {
+			handled, err := ss.copyInMessage(typ, n)
+			if err != nil {
+				return err
+			}
+			if handled {
+				if c.r.Buffered() == 0 {
+					if err := up.w.Flush(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 		}
 		if ss.discard && typ != 'S' && typ != 'X' {
 			if err := c.r.Discard(n); err != nil {
@@ -105,6 +120,7 @@ func (ss *session) request(typ byte, body []byte) error {
 		ss.q.push(&pending{kind: 'C'})
 	case 'S':
 		ss.discard = false
+		ss.syncs++
 		ss.q.push(&pending{kind: 'S'})
 	case 'F':
 		// The fast-path function call names a function by OID, which
@@ -177,7 +193,7 @@ func (ss *session) query(body []byte) error {
 	}
 	ss.q.push(p)
 	ss.up.w.Frame('Q', body)
-	return nil
+	return ss.awaitCopy(p)
 }
 
 // parse handles Parse: the statement is classified and decided now, and
@@ -245,6 +261,10 @@ func (ss *session) parse(body []byte) error {
 }
 
 // bind records the portal's statement and parameters for Execute.
+// PostgreSQL analyses a prepared statement again at Bind, when the
+// search_path or the relations it uses have changed, and the portal keeps
+// that plan: the candidates are classified as the server will run them
+// now, and Execute decides those.
 func (ss *session) bind(body []byte) error {
 	var m pgproto3.Bind
 	if err := m.Decode(body); err != nil {
@@ -256,20 +276,34 @@ func (ss *session) bind(body []byte) error {
 		}
 	}
 	var cands []*sqlclass.Statement
-	var origins map[*sqlclass.Statement]origin
 	if ps := ss.stmts[m.PreparedStatement]; ps != nil {
-		cands = append(cands, ps.cands...)
-		origins = ps.origins
+		for _, st := range ps.cands {
+			cands = append(cands, ss.current(ps.origins, m.PreparedStatement, st))
+		}
 	} else if st, ok := ss.sql.Prepared(m.PreparedStatement); ok {
 		// A statement prepared with SQL PREPARE shares the namespace.
-		cands = []*sqlclass.Statement{st}
+		cands = []*sqlclass.Statement{ss.current(nil, m.PreparedStatement, st)}
 	}
-	if len(cands) > 0 {
-		ss.portals[m.DestinationPortal] = &portal{cands: cands, origins: origins, name: m.PreparedStatement, params: auditParams(m.Parameters, m.ParameterFormatCodes)}
-	} else {
+	if len(cands) == 0 {
+		// Not a statement sluice knows: Execute of the name is refused.
 		delete(ss.portals, m.DestinationPortal)
+		ss.q.push(&pending{kind: 'B'})
+		ss.up.w.Frame('B', body)
+		return nil
 	}
-	ss.q.push(&pending{kind: 'B'})
+	pt := &portal{
+		cands: cands, portal: m.DestinationPortal, name: m.PreparedStatement,
+		params: auditParams(m.Parameters, m.ParameterFormatCodes), bound: len(cands), sync: ss.syncs,
+	}
+	if old := ss.portals[m.DestinationPortal]; old != nil {
+		// The new candidates last: the audit shows the last one decided.
+		// No approval carries over: if this Bind succeeds, its Execute
+		// runs anew.
+		pt.prev = old
+		pt.cands = append(slices.Clip(old.cands), cands...)
+	}
+	ss.portals[m.DestinationPortal] = pt
+	ss.q.push(&pending{kind: 'B', portal: pt})
 	ss.up.w.Frame('B', body)
 	return nil
 }
@@ -293,8 +327,7 @@ func (ss *session) execute(body []byte) error {
 	// approved; the last Parse is the one the audit shows when all are.
 	a := &audited{phase: "execute", name: pt.name, params: pt.params, start: time.Now()}
 	review := false
-	for _, st := range pt.cands {
-		st = ss.current(pt, st)
+	for _, st := range pt.live(ss.syncs) {
 		a.st, a.dec = st, ss.decide(st)
 		if a.dec.Action == policy.Deny {
 			break
@@ -321,9 +354,10 @@ func (ss *session) execute(body []byte) error {
 		ss.q.push(&pending{kind: kindOwnDescribe, stmts: []*audited{a}})
 		ss.up.w.Frame('D', append(append([]byte{'P'}, m.Portal...), 0))
 	}
-	ss.q.push(&pending{kind: 'E', stmts: []*audited{a}})
+	p := &pending{kind: 'E', stmts: []*audited{a}}
+	ss.q.push(p)
 	ss.up.w.Frame('E', body)
-	return nil
+	return ss.awaitCopy(p)
 }
 
 // denyAudited replaces the current request with a failing one whose error
@@ -358,15 +392,16 @@ func parseBody(name, sql string) []byte {
 	return append(b, 0, 0, 0)
 }
 
-// current returns the classification of candidate st of portal pt as
-// the server will run it. PostgreSQL analyses a prepared statement again
-// when the search_path or the relations it uses have changed since it was
-// prepared: so does sluice, from the text it parsed. A statement prepared
-// with SQL PREPARE under another state is refused (its text is the
-// PREPARE's; see sqlclass.Session.PreparedStale).
-func (ss *session) current(pt *portal, st *sqlclass.Statement) *sqlclass.Statement {
+// current returns the classification of candidate st of the statement
+// named name as the server runs it when it is bound now. PostgreSQL
+// analyses a prepared statement again when the search_path or the
+// relations it uses have changed since it was prepared: so does sluice,
+// from the text it parsed (origins). A statement prepared with SQL
+// PREPARE under another state is refused (its text is the PREPARE's; see
+// sqlclass.Session.PreparedStale).
+func (ss *session) current(origins map[*sqlclass.Statement]origin, name string, st *sqlclass.Statement) *sqlclass.Statement {
 	key := ss.sql.StateKey()
-	if o, ok := pt.origins[st]; ok {
+	if o, ok := origins[st]; ok {
 		if o.key == key {
 			return st
 		}
@@ -376,9 +411,9 @@ func (ss *session) current(pt *portal, st *sqlclass.Statement) *sqlclass.Stateme
 		}
 		return &again
 	}
-	if ss.sql.PreparedStale(pt.name) {
+	if ss.sql.PreparedStale(name) {
 		c := *st
-		c.Unsafe, c.UnsafeRule = sqlclass.StaleExecute(pt.name), sqlclass.RuleStalePrepared
+		c.Unsafe, c.UnsafeRule = sqlclass.StaleExecute(name), sqlclass.RuleStalePrepared
 		return &c
 	}
 	return st

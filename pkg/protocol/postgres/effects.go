@@ -17,6 +17,9 @@ type effect struct {
 	rejected string              // with st: a Parse under this name that failed or was skipped
 	rfq      byte                // non-zero: a ReadyForQuery with this status
 	hadError bool
+	// bound is a Bind the server completed, unbound one it refused or
+	// skipped (the portal keeps what it stood for before).
+	bound, unbound *portal
 }
 
 // effects carries confirmed effects from the upstream side, which sees
@@ -62,6 +65,18 @@ func (ss *session) applyConfirmed() {
 						delete(ps.approved, gone)
 					}
 					ps.cands = ps.cands[i:]
+				}
+			}
+		case x.bound != nil:
+			if pt := x.bound; ss.portals[pt.portal] == pt {
+				pt.cands, pt.prev = pt.cands[len(pt.cands)-pt.bound:], nil
+			}
+		case x.unbound != nil:
+			if pt := x.unbound; ss.portals[pt.portal] == pt {
+				if pt.prev != nil {
+					ss.portals[pt.portal] = pt.prev
+				} else {
+					delete(ss.portals, pt.portal)
 				}
 			}
 		case x.rejected != "":

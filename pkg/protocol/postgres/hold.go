@@ -136,7 +136,7 @@ func relationNames(rs []sqlclass.Relation) []string {
 // its approved Parse (once), or by holding it. It stops at the first
 // that is not approved; a then shows that one, else the last reviewed.
 func (ss *session) approveExecute(a *audited, pt *portal) error {
-	for _, st := range pt.cands {
+	for _, st := range pt.live(ss.syncs) {
 		d := ss.decide(st)
 		if d.Action != policy.Review {
 			continue

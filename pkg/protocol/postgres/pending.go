@@ -24,6 +24,9 @@ type pending struct {
 	// P and E: one).
 	stmts []*audited
 	next  int // Q: index of the statement whose result comes next
+	// portal is what a Bind bound (B), for the server's answer to confirm
+	// or undo; the upstream side only passes it on to the client side.
+	portal *portal
 }
 
 // kindOwnDescribe is the pending kind of a Describe the inspector sends
@@ -84,6 +87,18 @@ func (q *queue) front() *pending {
 		return nil
 	}
 	return q.items[q.head]
+}
+
+// contains reports whether p is still pending.
+func (q *queue) contains(p *pending) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, x := range q.items[q.head:] {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }
 
 // pop removes the oldest pending request.

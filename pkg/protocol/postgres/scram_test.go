@@ -70,6 +70,16 @@ func TestSearchPathOption(t *testing.T) {
 		{"other settings only", "-c statement_timeout=5s -c work_mem=64MB", "", false},
 		{"last of several", "-c search_path=a -c search_path=b", "b", true},
 		{"empty", "", "", false},
+		// PostgreSQL splits on every isspace character and reads the
+		// words with getopt.
+		{"form feed", "-c\fsearch_path=secret", "secret", true},
+		{"carriage return", "-c\rsearch_path=secret", "secret", true},
+		{"vertical tab", "-c\vsearch_path=secret", "secret", true},
+		{"grouped switches", "-ecsearch_path=secret", "secret", true},
+		{"grouped switches, argument apart", "-ec search_path=secret", "secret", true},
+		{"a switch with an argument swallows the next word", "-p -csearch_path=secret", "", false},
+		{"upper case", "-c SEARCH_PATH=secret", "secret", true},
+		{"after a stray word", "x -c search_path=secret", "secret", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,6 +48,7 @@ func (ss *session) pump() error {
 				return err
 			}
 		}
+		ss.watchCopy(typ)
 		if up.r.Buffered() == 0 {
 			if err := c.w.Flush(); err != nil {
 				return err
@@ -135,7 +136,11 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 			}
 		}
 	case '1', '2', '3', 'n': // ParseComplete, BindComplete, CloseComplete, NoData
-		if p := ss.q.pop(); p != nil && p.kind == 'P' && len(p.stmts) > 0 {
+		p := ss.q.pop()
+		if p != nil && p.kind == 'B' && p.portal != nil {
+			ss.confirmed.add(effect{bound: p.portal})
+		}
+		if p != nil && p.kind == 'P' && len(p.stmts) > 0 {
 			a := p.stmts[0]
 			a.duration = time.Since(a.start)
 			if a.name != "" {
@@ -164,6 +169,13 @@ func (ss *session) response(typ byte, body []byte, done []*audited) []*audited {
 			done = ss.failed(p, e, done)
 		}
 	case 'Z':
+		if p := ss.q.front(); p == nil || p.kind != 'Q' && p.kind != 'S' {
+			// A ReadyForQuery answers a Query or a Sync: the server and
+			// sluice no longer agree on which request is which, and the
+			// answers that follow would be matched to the wrong ones.
+			ss.end.end(protocolLost(p))
+			return done
+		}
 		if len(body) == 1 {
 			ss.confirmed.add(effect{rfq: body[0], hadError: ss.hadError})
 		}
@@ -246,9 +258,12 @@ func (ss *session) failed(p *pending, e *pgproto3.ErrorResponse, done []*audited
 	return done
 }
 
-// parseFailed reports a Parse the server refused or skipped: the name
-// keeps what it stood for before.
+// parseFailed reports a Parse or a Bind the server refused or skipped:
+// the name keeps what it stood for before.
 func (ss *session) parseFailed(p *pending) {
+	if p.kind == 'B' && p.portal != nil {
+		ss.confirmed.add(effect{unbound: p.portal})
+	}
 	if p.kind == 'P' && p.denied == nil && len(p.stmts) == 1 && p.stmts[0].name != "" {
 		ss.confirmed.add(effect{st: p.stmts[0].st, rejected: p.stmts[0].name})
 	}

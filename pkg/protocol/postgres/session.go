@@ -44,7 +44,13 @@ type session struct {
 	sql     *sqlclass.Session
 	stmts   map[string]*prepared
 	portals map[string]*portal
-	discard bool // after a denial in the extended protocol: skip to Sync
+	discard bool   // after a denial in the extended protocol: skip to Sync
+	copyIn  bool   // the server is in COPY IN (see copyin.go)
+	syncs   uint64 // Syncs the client sent
+
+	// copy carries whether a statement started COPY IN, from the upstream
+	// side to the client side.
+	copy copyGate
 
 	// confirmed are effects the server confirmed, for the client side.
 	confirmed effects
@@ -103,15 +109,37 @@ type origin struct {
 // maxCandidates bounds the unconfirmed Parses of one name.
 const maxCandidates = 8
 
-// portal is a bound statement.
+// portal is a bound statement: what a Bind bound, classified as the
+// server planned it at Bind.
 type portal struct {
-	cands   []*sqlclass.Statement
-	origins map[*sqlclass.Statement]origin // see prepared
-	name    string                         // statement name
-	params  []string
+	cands  []*sqlclass.Statement
+	portal string // the portal's own name
+	name   string // statement name
+	params []string
 	// approved are candidates an earlier Execute of the portal ran under
 	// an approval: fetching more of their rows needs no new one.
 	approved map[*sqlclass.Statement]*approvalInfo
+	// bound is how many of cands (the last) this Bind bound. The others,
+	// and prev, are the portal the name stood for before: a Bind that
+	// fails leaves it in place on the server, so until the server answers
+	// both may run, and every candidate is decided at Execute. The answer
+	// narrows them (see effects).
+	bound int
+	prev  *portal
+	// sync is the number of Syncs the client had sent at this Bind.
+	sync uint64
+}
+
+// live returns the candidates an Execute may run when the client has
+// sent syncs Syncs: after a Sync that follows an unconfirmed Bind, the old
+// portal too (the Bind may have failed and left it); before, the new one
+// alone, since if the Bind fails the server skips to Sync, that Execute
+// included.
+func (pt *portal) live(syncs uint64) []*sqlclass.Statement {
+	if pt.prev != nil && syncs == pt.sync {
+		return pt.cands[len(pt.cands)-pt.bound:]
+	}
+	return pt.cands
 }
 
 // run inspects the session until either side closes, or ctx ends.
@@ -130,6 +158,7 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		sql:     sqlclass.NewSession(up.user, path),
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
+		copy:    newCopyGate(),
 		ocsf:    ocsfContext(s, up, ""),
 	}
 	if v, ok := startupSetting(up.params, "statement_timeout"); ok {

@@ -43,7 +43,14 @@ func parseStartup(body []byte) (*startup, error) {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	s := &startup{minor: uint16(v & 0xffff), params: map[string]string{}}
+	seen := map[string]string{}
 	for k, val := range m.Parameters {
+		// The server's parameter names are case-insensitive, and it would
+		// apply both spellings in the packet's order, which is lost here.
+		if other, dup := seen[strings.ToLower(k)]; dup {
+			return nil, fmt.Errorf("%w: startup parameters %q and %q name the same setting", ErrProtocol, other, k)
+		}
+		seen[strings.ToLower(k)] = k
 		if strings.HasPrefix(k, "_pq_.") {
 			s.unknown = append(s.unknown, k)
 			continue
@@ -64,64 +71,81 @@ func parseStartup(body []byte) (*startup, error) {
 func searchPathOption(options string) (string, bool) { return settingOption(options, "search_path") }
 
 // startupSetting returns the value a run-time parameter takes from the
-// startup packet: its own parameter, else the last setting of it in
-// "options" (the server applies the options first, then the parameters).
+// startup packet: its own parameter, named in any case (the server's
+// names are case-insensitive), else the last setting of it in "options"
+// (the server applies the options first, then the parameters).
 func startupSetting(params map[string]string, name string) (string, bool) {
-	if v, ok := params[name]; ok {
-		return v, true
+	for k, v := range params {
+		if strings.EqualFold(k, name) {
+			return v, true // parseStartup refused two spellings of one name
+		}
 	}
 	return settingOption(params["options"], name)
 }
 
+// serverSwitches are the server's command-line options that take an
+// argument, as its getopt string has them (postgres.c,
+// process_postgres_switches): "B:bC:c:D:d:EeFf:h:ijk:lN:nOPp:r:S:sTt:v:W:-:".
+const serverSwitches = "BCcDdfhkNprStvW-"
+
 // settingOption extracts the setting of parameter name from a startup
-// "options" value (-c name=x, --name=x): the last one, as the server
-// applies them in order. Backslash escapes a space, as PostgreSQL parses
-// it.
+// "options" value, parsed as the server parses it: split on white space
+// (backslash escapes), then read as getopt reads a command line, grouped
+// switches included (-ec name=x), every argument wherever it stands; -c
+// name=x and --name=x set parameters, the last setting winning.
 func settingOption(options, name string) (string, bool) {
 	args := splitOptions(options)
 	found, ok := "", false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		var kv string
-		switch {
-		case a == "-c" && i+1 < len(args):
-			i++
-			kv = args[i]
-		case strings.HasPrefix(a, "-c"):
-			kv = a[2:]
-		case strings.HasPrefix(a, "--"):
-			kv = a[2:]
-		default:
+		if len(a) < 2 || a[0] != '-' {
 			continue
 		}
-		k, v, isKV := strings.Cut(kv, "=")
-		if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == name {
-			found, ok = v, true // the last setting wins, as in the server
+		for j := 1; j < len(a); j++ {
+			sw := a[j]
+			if strings.IndexByte(serverSwitches, sw) < 0 {
+				continue // a switch without an argument
+			}
+			arg := a[j+1:]
+			if arg == "" && i+1 < len(args) {
+				i++
+				arg = args[i]
+			}
+			if sw == 'c' || sw == '-' {
+				k, v, isKV := strings.Cut(arg, "=")
+				if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == name {
+					found, ok = v, true
+				}
+			}
+			break // the argument is the rest of the word
 		}
 	}
 	return found, ok
 }
 
-// splitOptions splits on unescaped whitespace, removing backslash escapes.
+// splitOptions splits on unescaped white space as C's isspace knows it
+// (space, \t, \n, \v, \f, \r), removing backslash escapes, as the server's
+// pg_split_opts does.
 func splitOptions(s string) []string {
 	var out []string
 	var cur strings.Builder
 	esc, in := false, false
-	for _, r := range s {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
 		switch {
 		case esc:
-			cur.WriteRune(r)
+			cur.WriteByte(b)
 			esc, in = false, true
-		case r == '\\':
-			esc = true
-		case r == ' ' || r == '\t' || r == '\n':
+		case b == '\\':
+			esc, in = true, true
+		case b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r':
 			if in {
 				out = append(out, cur.String())
 				cur.Reset()
 				in = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(b)
 			in = true
 		}
 	}

@@ -411,3 +411,27 @@ func TestStartupSearchPath(t *testing.T) {
 		})
 	}
 }
+
+// Setting names are case-insensitive to the server: so they are to the
+// inspector, and two spellings of one name in a startup packet (the
+// server would apply both, in an order the inspector no longer has) are
+// refused.
+func TestStartupSettingNames(t *testing.T) {
+	startupOf := func(params map[string]string) (*startup, error) {
+		b, err := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params}).Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parseStartup(b[4:])
+	}
+	st, err := startupOf(map[string]string{"user": "etl", "SEARCH_PATH": "secret, public", "options": "-c search_path=public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := startupSetting(st.params, "search_path"); !ok || v != "secret, public" {
+		t.Errorf("search_path = %q, %v; want the parameter's, whatever its case", v, ok)
+	}
+	if _, err := startupOf(map[string]string{"user": "etl", "search_path": "public", "Search_Path": "secret"}); !errors.Is(err, ErrProtocol) {
+		t.Errorf("two spellings of search_path: %v", err)
+	}
+}

@@ -93,6 +93,24 @@ func unsafeSettingEnd(why string) *terminated {
 	}
 }
 
+// protocolLost is the ending of a session whose server answered a request
+// sluice did not see it answer (front: the oldest pending request, nil if
+// none): the client is told, the session ends.
+func protocolLost(front *pending) *terminated {
+	what := "no request"
+	if front != nil {
+		what = fmt.Sprintf("a %q message", front.kind)
+	}
+	return &terminated{
+		reason: "protocol_error",
+		fatal: &pgproto3.ErrorResponse{
+			Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: codeProtocolViolation,
+			Message: "terminating connection: protocol synchronization was lost (the server's ReadyForQuery answered " + what + ")",
+		},
+		err: fmt.Errorf("%w: the server's ReadyForQuery answered %s", ErrProtocol, what),
+	}
+}
+
 // ending ends a session from outside its two goroutines (an expiry timer,
 // the proxy's context), without writing to the client itself: the
 // upstream side owns the client's writer, and it writes the FATAL between
