@@ -21,6 +21,9 @@ type Postgres struct {
 	// MaxMessageSize caps a client message (and any server message sluice
 	// has to decode), in bytes.
 	MaxMessageSize uint32
+	// MaxStatementSize caps the query string sluice parses, in bytes; a
+	// longer one is refused as unparseable.
+	MaxStatementSize uint32
 	// SearchPath is the search_path assumed until the session sets one.
 	SearchPath []string
 	// DangerousFunctions replaces the classifier's list of dangerous
@@ -80,6 +83,10 @@ const (
 	DefaultMaxMessageSize = 64 << 20
 	MinMaxMessageSize     = 4 << 10
 	MaxMaxMessageSize     = 512 << 20
+
+	DefaultMaxStatementSize = 1 << 20
+	MinMaxStatementSize     = 4 << 10
+	MaxMaxStatementSize     = 64 << 20
 )
 
 // newPostgres returns the postgres mapping with its defaults applied.
@@ -88,6 +95,8 @@ func newPostgres() Postgres {
 		Auth:           AuthPassthrough,
 		TLS:            TLSDisable,
 		MaxMessageSize: DefaultMaxMessageSize,
-		SearchPath:     []string{"public"},
+
+		MaxStatementSize: DefaultMaxStatementSize,
+		SearchPath:       []string{"public"},
 	}
 }

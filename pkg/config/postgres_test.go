@@ -22,6 +22,7 @@ targets:
       server_name: orders-db.example
       client_tls: {cert_file: /etc/sluice/tls/cert.pem, key_file: /etc/sluice/tls/key.pem}
       max_message_size: 1048576
+      max_statement_size: 262144
       search_path: [sales, public]
       dangerous_functions: ["pg_read_*", "dblink*"]
   - name: reports-db
@@ -39,6 +40,7 @@ targets:
 		Database: "orders", TLS: TLSVerifyFull, CAFile: "/etc/ssl/orders-ca.pem", ServerName: "orders-db.example",
 		ClientTLS:          ClientTLS{CertFile: "/etc/sluice/tls/cert.pem", KeyFile: "/etc/sluice/tls/key.pem"},
 		MaxMessageSize:     1 << 20,
+		MaxStatementSize:   256 << 10,
 		SearchPath:         []string{"sales", "public"},
 		DangerousFunctions: []string{"pg_read_*", "dblink*"},
 	}
@@ -138,11 +140,13 @@ targets:
       max_message_size: 100
       dangerous_functions: ["pg_[read"]
       client_tls: {cert_file: /etc/cert.pem}
+      max_statement_size: 1073741824
 `,
 			want: []wantErr{
 				{"sluice.yaml:7: targets[0].postgres.auth: ", "must be one of passthrough, inject"},
 				{"sluice.yaml:8: targets[0].postgres.tls: ", "must be one of disable, require, verify-full"},
 				{"sluice.yaml:9: targets[0].postgres.max_message_size: ", "must be between"},
+				{"sluice.yaml:12: targets[0].postgres.max_statement_size: ", "must be between 4096 and 67108864 bytes"},
 				{"sluice.yaml:10: targets[0].postgres.dangerous_functions[0]: ", "invalid function glob"},
 				{"sluice.yaml:11: targets[0].postgres.client_tls: ", "cert_file and key_file go together"},
 			},

@@ -149,6 +149,7 @@ func postgresFields(p *Postgres) []field {
 		{"server_name", str(&p.ServerName)},
 		{"client_tls", object(clientTLSFields(&p.ClientTLS))},
 		{"max_message_size", u32(&p.MaxMessageSize)},
+		{"max_statement_size", u32(&p.MaxStatementSize)},
 		{"search_path", list(&p.SearchPath, stringItem)},
 		{"dangerous_functions", list(&p.DangerousFunctions, stringItem)},
 	}

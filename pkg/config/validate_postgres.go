@@ -39,6 +39,12 @@ func (v *validator) postgres(item string, t *Target) {
 				MinMaxMessageSize, MaxMaxMessageSize, p.MaxMessageSize)
 		}
 	}
+	if p.MaxStatementSize < MinMaxStatementSize || p.MaxStatementSize > MaxMaxStatementSize {
+		if !v.skip(base + ".max_statement_size") {
+			v.errorf(base+".max_statement_size", "must be between %d and %d bytes, got %d",
+				MinMaxStatementSize, MaxMaxStatementSize, p.MaxStatementSize)
+		}
+	}
 	for i, s := range p.SearchPath {
 		if strings.TrimSpace(s) == "" && !v.skip(fmt.Sprintf("%s.search_path[%d]", base, i)) {
 			v.errorf(fmt.Sprintf("%s.search_path[%d]", base, i), "empty schema name")

@@ -12,13 +12,22 @@ type Options struct {
 	// CacheSize is the number of classified query strings kept; 0 means
 	// 4096, a negative number no cache.
 	CacheSize int
+	// MaxText is the longest query string parsed, in bytes; a longer one
+	// is unparseable without being parsed (the parser needs about 200
+	// times a text's size in memory, and more than linear time). 0 means
+	// DefaultMaxText.
+	MaxText int
 }
+
+// DefaultMaxText is Options.MaxText when it is 0.
+const DefaultMaxText = 1 << 20
 
 // Classifier classifies SQL statements. It is safe for concurrent use by
 // many sessions.
 type Classifier struct {
 	dangerous *globs
 	cache     *cache // nil: no cache
+	maxText   int
 }
 
 // defaultCacheSize is the number of cached entries when Options.CacheSize
@@ -35,7 +44,10 @@ func New(opts Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Classifier{dangerous: g}
+	c := &Classifier{dangerous: g, maxText: opts.MaxText}
+	if c.maxText <= 0 {
+		c.maxText = DefaultMaxText
+	}
 	switch {
 	case opts.CacheSize == 0:
 		c.cache = newCache(defaultCacheSize)

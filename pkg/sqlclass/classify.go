@@ -56,6 +56,10 @@ func (c *Classifier) classifyCached(sess *Session, query string) []Statement {
 	// A zero byte never comes from the wire (the protocol's strings end
 	// at one); through the API, it could make a text look like a shape
 	// key, and it would cut the C normalizer's text short (shapeKey).
+	if why := tooDeep(query); why != "" {
+		// Before the cache: its shape key may need the parser too.
+		return unparseable(query, why)
+	}
 	if c.cache == nil || len(query) > maxCachedText || strings.IndexByte(query, 0) >= 0 {
 		stmts, _ := c.classifyText(sess, query)
 		return stmts
@@ -93,6 +97,15 @@ func (c *Classifier) classifyText(sess *Session, query string) (stmts []Statemen
 	if strings.IndexByte(query, 0) >= 0 {
 		return unparseable(query, "query string contains a zero byte"), true
 	}
+	if len(query) > c.maxText {
+		return unparseable(query, fmt.Sprintf("the query string is %d bytes, more than the %d bytes sluice parses (postgres.max_statement_size)", len(query), c.maxText)), false
+	}
+	if len(query) > bigText {
+		// Large texts are parsed a few at a time, so that their parses
+		// together stay within a bounded amount of memory.
+		bigParses <- struct{}{}
+		defer func() { <-bigParses }()
+	}
 	tree, err := pg_query.Parse(query)
 	if err != nil {
 		return unparseable(query, err.Error()), true
@@ -125,6 +138,13 @@ func (c *Classifier) classifyText(sess *Session, query string) (stmts []Statemen
 	}
 	return stmts, cacheable
 }
+
+// Query strings over bigText bytes are parsed at most cap(bigParses) at
+// a time in the process: at about 200 times their size in parser memory,
+// a few of them at max_statement_size stay within a few hundred MiB.
+const bigText = 64 << 10
+
+var bigParses = make(chan struct{}, 2)
 
 func unparseable(query, msg string) []Statement {
 	st := Statement{Kind: KindUnparseable}

@@ -17,6 +17,9 @@ import (
 // Text the PostgreSQL parser refuses has no fingerprint: the error says
 // why.
 func Fingerprint(sql string) (string, error) {
+	if why := tooDeep(sql); why != "" {
+		return "", fmt.Errorf("sqlclass: fingerprint: %s", why)
+	}
 	fp, err := pg_query.Fingerprint(sql)
 	if err != nil {
 		return "", fmt.Errorf("sqlclass: fingerprint: %w", err)

@@ -186,7 +186,7 @@ func redact(text string) redaction {
 	toks := scan.Tokens
 	var spans []span
 	var params []int
-	if tree, err := pg_query.Parse(text); err == nil {
+	if tree, err := parseShallow(text); err == nil {
 		spans, params = secretNodes(text, tree, toks)
 	} else {
 		spans = secretTokens(text, toks)

@@ -111,7 +111,7 @@ func New(name, host string, opts config.Postgres, deps Deps) (*Handler, error) {
 		h.sampleRows = min(r.SampleRows(), record.MaxSampleRows)
 	}
 	var err error
-	if h.class, err = sqlclass.New(sqlclass.Options{Dangerous: opts.DangerousFunctions}); err != nil {
+	if h.class, err = sqlclass.New(sqlclass.Options{Dangerous: opts.DangerousFunctions, MaxText: int(opts.MaxStatementSize)}); err != nil {
 		return nil, fmt.Errorf("postgres: target %s: %w", name, err)
 	}
 	if opts.ClientTLS.CertFile != "" {
