@@ -57,6 +57,54 @@ type Server struct {
 	path    string
 	handler Handler
 	wg      sync.WaitGroup
+	conns   connLimits
+}
+
+// Bounds on the connections of users other than root, which anyone can
+// open: one user, and all of them, hold at most this many at once, so
+// that a flood cannot take the daemon's file descriptors. Root is not
+// counted.
+const (
+	maxConnsPerUID = 32
+	maxConns       = 512
+)
+
+// connLimits counts open connections by uid.
+type connLimits struct {
+	mu    sync.Mutex
+	byUID map[uint32]int
+	total int
+}
+
+// take counts a connection of uid, or reports false when uid or all users
+// are at their bound.
+func (l *connLimits) take(uid uint32) bool {
+	if uid == 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byUID[uid] >= maxConnsPerUID || l.total >= maxConns {
+		return false
+	}
+	if l.byUID == nil {
+		l.byUID = map[uint32]int{}
+	}
+	l.byUID[uid]++
+	l.total++
+	return true
+}
+
+func (l *connLimits) release(uid uint32) {
+	if uid == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byUID[uid]--; l.byUID[uid] <= 0 {
+		delete(l.byUID, uid)
+	}
+	l.total--
 }
 
 // Listen creates the socket at path (replacing a stale one), world-
@@ -106,14 +154,27 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Wait()
 		os.Remove(s.path)
 	}()
+	var delay time.Duration
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("control: accept: %w", err)
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("control: accept: %w", err)
+			}
+			// Out of file descriptors and such: back off and keep
+			// serving; the sessions do not depend on this socket.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -129,6 +190,11 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		writeResponse(c, Response{Error: "cannot identify caller: " + err.Error()})
 		return
 	}
+	if !s.conns.take(peer.UID) {
+		writeResponse(c, Response{Error: fmt.Sprintf("too many control connections open (at most %d per user, %d for all users but root)", maxConnsPerUID, maxConns)})
+		return
+	}
+	defer s.conns.release(peer.UID)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	req, err := decodeRequest(bufio.NewReaderSize(c, 4096))
 	if err != nil {
