@@ -28,6 +28,9 @@ const deniedName = "sluice_denied_by_policy"
 func (ss *session) serveClient() error {
 	c, up := ss.c, ss.up
 	for {
+		if !ss.q.waitRoom(ss.upDone) {
+			return errUpstreamGone
+		}
 		typ, n, err := c.r.Header(false)
 		if err != nil {
 			if errors.Is(err, wire.ErrTooLarge) {

@@ -227,6 +227,28 @@ func TestDesyncAttacks(t *testing.T) {
 		}
 	})
 
+	t.Run("a client far ahead of the server", func(t *testing.T) {
+		// Past maxPending requests, sluice reads no more until the server
+		// has answered some: every query is still answered, in order.
+		c := desyncClient(t, srv, nil)
+		const n = 3 * maxPending
+		sent := make(chan error, 1)
+		go func() {
+			for range n {
+				c.fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			}
+			sent <- c.fe.Flush()
+		}()
+		for i := range n {
+			if got := c.until('Z'); len(got) != 2 || got[0] != "D:1" {
+				t.Fatalf("answer %d: %v", i, got)
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name   string
 		params map[string]string

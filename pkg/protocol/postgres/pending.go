@@ -71,6 +71,36 @@ type queue struct {
 	mu    sync.Mutex
 	items []*pending
 	head  int
+	// room is signalled when a pop leaves fewer than maxPending.
+	room chan struct{}
+}
+
+// maxPending bounds the requests a client may have sent ahead of the
+// server's answers: past it, the client side reads no more until the
+// server has answered some, as the server itself would read no more once
+// its socket buffers were full. Each request pending holds its audit
+// record, so without this bound a client that pipelines without reading
+// would grow the session's memory without end.
+const maxPending = 4096
+
+// full reports whether maxPending requests are pending.
+func (q *queue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)-q.head >= maxPending
+}
+
+// waitRoom waits until fewer than maxPending requests are pending, or
+// done is closed (false).
+func (q *queue) waitRoom(done <-chan struct{}) bool {
+	for q.full() {
+		select {
+		case <-q.room:
+		case <-done:
+			return false
+		}
+	}
+	return true
 }
 
 func (q *queue) push(p *pending) {
@@ -111,6 +141,12 @@ func (q *queue) pop() *pending {
 	p := q.items[q.head]
 	q.items[q.head] = nil
 	q.head++
+	if len(q.items)-q.head == maxPending-1 {
+		select {
+		case q.room <- struct{}{}:
+		default:
+		}
+	}
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	} else if q.head > 1024 && q.head*2 > len(q.items) {

@@ -159,6 +159,7 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 		stmts:   map[string]*prepared{},
 		portals: map[string]*portal{},
 		copy:    newCopyGate(),
+		q:       queue{room: make(chan struct{}, 1)},
 		ocsf:    ocsfContext(s, up, ""),
 	}
 	if v, ok := startupSetting(up.params, "statement_timeout"); ok {
@@ -212,7 +213,7 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 	switch {
 	case why != nil:
 		reason, rerr = why.reason, why
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, errUpstreamGone):
 		// The upstream side ended first and unblocked the client side.
 		reason, rerr = "server_closed", perr
 	case err != nil && !isClosed(err):
