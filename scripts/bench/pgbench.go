@@ -298,6 +298,12 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	}
 	tps := func(s sample) float64 { return s.tps }
 	cpu := func(s sample) float64 { return s.cpuPerQuery }
+	// direct returns the direct TPS of cf, and how to turn a TPS into the
+	// latency a query gains over it.
+	direct := func(cf config) (float64, func(float64) float64) {
+		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
+		return d, func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench -S (scale %d) against PostgreSQL on loopback: directly, through sluice (kernel redirect, full\n", pgScale)
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
@@ -314,8 +320,7 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	}
 	b.WriteString("\n")
 	for _, cf := range configs {
-		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
-		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		d, added := direct(cf)
 		sc := pgbenchCase{"sluice", cf.mode, cf.clients}
 		s := med(sc, tps)
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %+.1f µs | %.1f µs |",
@@ -339,8 +344,7 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	b.WriteString("| protocol | clients | recording on / off | CPU per query, recording off | TCP relay / direct | TCP relay added per query | TCP relay CPU per query |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, cf := range configs {
-		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
-		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		d, added := direct(cf)
 		s := med(pgbenchCase{"sluice", cf.mode, cf.clients}, tps)
 		nc := pgbenchCase{"sluice-norec", cf.mode, cf.clients}
 		tc := pgbenchCase{"sluice-tcp", cf.mode, cf.clients}
@@ -355,8 +359,7 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	b.WriteString("| protocol | clients | goroutines / direct | goroutines added per query | goroutines CPU per query | epoll / direct | epoll added per query | epoll CPU per query |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, cf := range configs {
-		d := med(pgbenchCase{"direct", cf.mode, cf.clients}, tps)
-		added := func(tps float64) float64 { return (float64(cf.clients)/tps - float64(cf.clients)/d) * 1e6 }
+		d, added := direct(cf)
 		gc, ec := pgbenchCase{"relay-go", cf.mode, cf.clients}, pgbenchCase{"relay-epoll", cf.mode, cf.clients}
 		g, ep := med(gc, tps), med(ec, tps)
 		fmt.Fprintf(&b, "| %s | %d | %.3f | %+.1f µs | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
