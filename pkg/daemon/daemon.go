@@ -35,11 +35,22 @@ var Version = "dev"
 var ErrDetached = errors.New("detached")
 
 // Daemon is one running sluiced.
+// Bounds of the refusal events (see audit.Throttle).
+const (
+	refusalsPerSecond = 20
+	refusalsBurst     = 50
+)
+
 type Daemon struct {
 	configPath string
 	log        *audit.Logger
 	metrics    *metrics.Metrics
 	started    time.Time
+
+	// jobRefusals and oidcRefusals bound the job.refused and oidc.refused
+	// events, which any local user can cause at will (refusalsPerSecond,
+	// refusalsBurst).
+	jobRefusals, oidcRefusals *audit.Throttle
 
 	reloadMu sync.Mutex // one reload at a time
 	mu       sync.Mutex // guards cfg and the tag state below
@@ -89,6 +100,7 @@ func Run(ctx context.Context, path string, stdout io.Writer, reload <-chan struc
 	d := &Daemon{
 		configPath: path, cfg: cfg, log: log, metrics: metrics.New(), started: time.Now(),
 		cgroups: newCgroupIndex(), detach: make(chan struct{}, 1), cancels: postgres.NewCancels(),
+		jobRefusals: audit.NewThrottle(refusalsPerSecond, refusalsBurst), oidcRefusals: audit.NewThrottle(refusalsPerSecond, refusalsBurst),
 	}
 	d.oidcMetrics = d.metrics.RegisterOIDC()
 	d.bindings = newBindings(d.bindingExpired, func(n int) { d.oidcMetrics.Bindings.Set(float64(n)) })

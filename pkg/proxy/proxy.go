@@ -75,7 +75,17 @@ type Proxy struct {
 	lns    []net.Listener
 	active atomic.Int64 // sessions being relayed
 	wg     sync.WaitGroup
+
+	// rejected bounds the connection.rejected events: anyone on the host
+	// can connect to the proxy port.
+	rejected *audit.Throttle
 }
+
+// Bounds of the events anyone can cause at will (see audit.Throttle).
+const (
+	eventsPerSecond = 20
+	eventsBurst     = 50
+)
 
 // Options configure a Proxy.
 type Options struct {
@@ -100,6 +110,7 @@ func New(opts Options, r *Routes) *Proxy {
 	}
 	p := &Proxy{
 		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths, bindings: opts.Bindings,
+		rejected: audit.NewThrottle(eventsPerSecond, eventsBurst),
 	}
 	p.mark = opts.Mark
 	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}

@@ -264,3 +264,74 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// syncBuf is an io.Writer safe for the proxy's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Anyone on the host can connect to the proxy port: a flood of such
+// connections is rejected and counted, but writes a bounded number of
+// events, the next of which says how many were held back.
+func TestRejectedEventsBounded(t *testing.T) {
+	events := &syncBuf{}
+	log, err := audit.New(events, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	p := New(Options{Lookup: &fakeLookup{}, Log: log, Metrics: m}, &Routes{})
+	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	const n = 300
+	start := time.Now()
+	for range n {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	rejected := m.Connections.WithLabelValues("", "", metrics.OutcomeRejected)
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(rejected) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v rejections counted, want %d", testutil.ToFloat64(rejected), n)
+		}
+	}
+	written := strings.Count(events.String(), `"event":"connection.rejected"`)
+	most := eventsBurst + int(time.Since(start).Seconds()*eventsPerSecond) + 1
+	if written < eventsBurst || written > most || written >= n {
+		t.Fatalf("%d connection.rejected events for %d connections, want %d to %d", written, n, eventsBurst, most)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(events.String(), `"suppressed":`); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no event says how many were held back")
+		}
+	}
+}
