@@ -26,6 +26,9 @@ type Peer struct {
 	GID uint32
 	// Groups are the caller's supplementary groups when it connected.
 	Groups []uint32
+	// start is when the process PID named started, read when the
+	// connection was accepted (see Current); 0 when unknown.
+	start uint64
 }
 
 // Handler answers requests.
@@ -313,5 +316,7 @@ func peerCred(c *net.UnixConn) (Peer, error) {
 	if gerr != nil {
 		return Peer{}, fmt.Errorf("control: caller's groups: %w", gerr)
 	}
-	return Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid, Groups: groups}, nil
+	p := Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid, Groups: groups}
+	p.start, _ = procStart(cred.Pid)
+	return p, nil
 }

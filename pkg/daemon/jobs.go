@@ -39,6 +39,9 @@ func (d *Daemon) startJob(peer control.Peer, name string, token *identity.OIDC) 
 			return nil, err
 		}
 	}
+	if !peer.Current() {
+		return nil, fmt.Errorf("%w: the calling process %d has exited", ErrNotAuthorized, peer.PID)
+	}
 	if err := d.checkNotTaggedElsewhere(peer, ident); err != nil {
 		return nil, err
 	}
@@ -71,6 +74,12 @@ func (d *Daemon) startJob(peer control.Peer, name string, token *identity.OIDC) 
 	if err := d.watcher.WatchEmpty(p); err != nil {
 		d.bindings.remove(p)
 		return fail(err)
+	}
+	// The pid is the caller's still (it was a moment ago; a pid is reused
+	// only after a wrap of the pid space).
+	if !peer.Current() {
+		d.bindings.remove(p)
+		return fail(fmt.Errorf("%w: the calling process %d has exited", ErrNotAuthorized, peer.PID))
 	}
 	if err := cgroup.MovePID(dir, int(peer.PID)); err != nil {
 		d.bindings.remove(p)
