@@ -26,6 +26,9 @@ type Recording struct {
 	// HostKey is the absolute path of the ed25519 key that signs
 	// recordings; default: host_key in state_dir.
 	HostKey string
+	// MaxSessionSize bounds one session's recording, in bytes (0: no
+	// bound).
+	MaxSessionSize uint64
 }
 
 // Retention bounds the recordings kept; 0 means no bound.
@@ -53,13 +56,19 @@ const (
 	MinRetentionAge      = time.Hour
 	MinRetentionSize     = 1 << 20
 	DefaultHostKeyName   = "host_key"
+
+	DefaultMaxSessionSize = 1 << 30
+	MinMaxSessionSize     = 1 << 20
 )
 
 // recordedProtocols are the protocols whose sessions are recorded.
 var recordedProtocols = []Protocol{ProtocolPostgres}
 
 func defaultRecording() Recording {
-	return Recording{Enabled: true, FsyncInterval: DefaultFsyncInterval, HostKey: path.Join(DefaultStateDir, DefaultHostKeyName)}
+	return Recording{
+		Enabled: true, FsyncInterval: DefaultFsyncInterval, HostKey: path.Join(DefaultStateDir, DefaultHostKeyName),
+		MaxSessionSize: DefaultMaxSessionSize,
+	}
 }
 
 func recordingFields(r *Recording) []field {
@@ -70,6 +79,7 @@ func recordingFields(r *Recording) []field {
 		{"recipients", list(&r.Recipients, stringItem)},
 		{"sample_rows", u32(&r.SampleRows)},
 		{"host_key", str(&r.HostKey)},
+		{"max_session_size", byteSize(&r.MaxSessionSize)},
 	}
 }
 
@@ -92,6 +102,9 @@ func (v *validator) recording() {
 	}
 	if n := r.Retention.MaxSize; n != 0 && n < MinRetentionSize && !v.skip("recording.retention.max_size") {
 		v.errorf("recording.retention.max_size", "must be 0 (no bound) or at least 1MiB, got %d bytes", n)
+	}
+	if n := r.MaxSessionSize; n != 0 && n < MinMaxSessionSize && !v.skip("recording.max_session_size") {
+		v.errorf("recording.max_session_size", "must be 0 (no bound) or at least 1MiB, got %d bytes", n)
 	}
 	if r.SampleRows > MaxSampleRows && !v.skip("recording.sample_rows") {
 		v.errorf("recording.sample_rows", "must be at most %d, got %d", MaxSampleRows, r.SampleRows)

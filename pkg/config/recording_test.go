@@ -26,6 +26,7 @@ recording:
     - `+recipientA+`
     - `+recipientB+`
   sample_rows: 5
+  max_session_size: 256MiB
 targets:
   - name: orders-db
     protocol: postgres
@@ -45,7 +46,7 @@ targets:
 		Enabled: false, FsyncInterval: 250 * time.Millisecond,
 		Retention:  Retention{MaxAge: 90 * 24 * time.Hour, MaxSize: 20 << 30},
 		Recipients: []string{recipientA, recipientB}, SampleRows: 5,
-		HostKey: "/srv/sluice/host_key",
+		HostKey: "/srv/sluice/host_key", MaxSessionSize: 256 << 20,
 	}
 	if !reflect.DeepEqual(c.Recording, want) {
 		t.Errorf("recording\n%+v\nwant\n%+v", c.Recording, want)
@@ -59,7 +60,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := def.Recording; !got.Enabled || got.FsyncInterval != DefaultFsyncInterval || got.HostKey != "/etc/sluice/host_key" || got.SampleRows != 0 {
+	if got := def.Recording; !got.Enabled || got.FsyncInterval != DefaultFsyncInterval || got.HostKey != "/etc/sluice/host_key" || got.SampleRows != 0 || got.MaxSessionSize != DefaultMaxSessionSize {
 		t.Errorf("defaults: %+v", got)
 	}
 	for _, r := range []string{recipientA, recipientB} {
@@ -110,6 +111,11 @@ func TestRecordingErrors(t *testing.T) {
 				{"sluice.yaml:2: recording.retention.max_age: ", "must be 0 (keep recordings whatever their age) or at least 1h0m0s, got 10m0s"},
 				{"sluice.yaml:2: recording.retention.max_size: ", "must be 0 (no bound) or at least 1MiB, got 4096 bytes"},
 			},
+		},
+		{
+			name: "a session size too small",
+			yaml: "recording: {max_session_size: 64KiB}\n",
+			want: []wantErr{{"sluice.yaml:1: recording.max_session_size: ", "must be 0 (no bound) or at least 1MiB, got 65536 bytes"}},
 		},
 		{
 			name: "negative age",

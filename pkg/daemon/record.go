@@ -23,6 +23,8 @@ func (d *Daemon) openRecords(cfg *config.Config) (*record.Store, error) {
 		Recipients:    r.Recipients,
 		HostKey:       r.HostKey,
 		SampleRows:    int(r.SampleRows),
+
+		MaxSessionBytes: int64(min(r.MaxSessionSize, 1<<62)),
 		OnError: func(err error) {
 			d.log.Warn(audit.RecordFailed).Str("op", "store").Err(err).Msg("the recording store failed in the background")
 		},

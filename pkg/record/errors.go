@@ -1,6 +1,9 @@
 package record
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, matched with errors.Is.
 var (
@@ -9,6 +12,10 @@ var (
 	// what it was about to forward, and may try again later. The
 	// underlying error (syscall.ENOSPC, ...) is wrapped too.
 	ErrWrite = errors.New("recording could not be written")
+	// ErrSessionFull: the recording reached Options.MaxSessionBytes; it
+	// matches ErrWrite too, so that the caller refuses what it was about
+	// to forward, as for a full disk.
+	ErrSessionFull = fmt.Errorf("%w: the session's recording reached recording.max_session_size", ErrWrite)
 	// ErrClosed: the recording or the store is closed.
 	ErrClosed = errors.New("recording is closed")
 	// ErrTooLarge: an event's encoding exceeds MaxPayload.

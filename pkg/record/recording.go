@@ -235,6 +235,9 @@ func (r *Recording) append(ev Event, later bool) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if max := r.s.opts.MaxSessionBytes; max > 0 && r.size+int64(len(r.later)+len(line)) > max {
+		return 0, fmt.Errorf("%w (%d bytes)", ErrSessionFull, max)
+	}
 	var seq uint64
 	if later && len(r.later)+len(line) <= maxLater {
 		seq = r.queue(line, hash)

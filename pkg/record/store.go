@@ -42,6 +42,11 @@ type Options struct {
 	HostKey string
 	// SampleRows caps the rows kept from a Result's Sample (0: none).
 	SampleRows int
+	// MaxSessionBytes bounds one recording (0: no bound): an event that
+	// would take it past fails with ErrSessionFull, so that one session
+	// cannot fill the disk the others record to. The end event and the
+	// signature are always written.
+	MaxSessionBytes int64
 	// Host is written in every header; default: the hostname.
 	Host string
 	// Now is the clock (for tests); default time.Now.
