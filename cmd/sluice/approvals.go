@@ -104,7 +104,7 @@ func process(a control.Approval) string {
 // reason comes from a job or a user and must not drive the terminal.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+		if unsafeRune(r) || r == '\n' || r == '\t' {
 			return '?'
 		}
 		return r

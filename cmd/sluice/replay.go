@@ -38,6 +38,9 @@ func cmdReplay(w io.Writer, args []string) error {
 		return fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
+	ts := newTermSafe(w) // a recording holds what the job sent
+	defer ts.Flush()
+	w = ts
 	h := rd.Header()
 	if h.Encrypted && !rd.Decrypting() {
 		return fmt.Errorf("replay: %s is encrypted: give --identity-file with the age identity of one of its recipients (%s)",

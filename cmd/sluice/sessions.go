@@ -141,8 +141,9 @@ func sessionsList(w io.Writer, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(infos)
 	}
-	printList(w, infos)
-	return nil
+	ts := newTermSafe(w)
+	printList(ts, infos)
+	return ts.Flush()
 }
 
 func printList(w io.Writer, infos []record.Info) {

@@ -36,6 +36,9 @@ func sessionsShow(w io.Writer, args []string) error {
 	if *asJSON {
 		return showJSON(w, rd)
 	}
+	ts := newTermSafe(w) // a recording holds what the job sent
+	defer ts.Flush()
+	w = ts
 	h := rd.Header()
 	printHeader(w, h)
 	fmt.Fprintln(w)

@@ -289,3 +289,41 @@ func TestSessionsOIDC(t *testing.T) {
 		t.Errorf("show --json lacks the oidc header:\n%s", buf.String())
 	}
 }
+
+// TestSessionsTerminalSafe: a recording holds what the job sent, escape
+// sequences included; show, replay and list print none of them.
+func TestSessionsTerminalSafe(t *testing.T) {
+	state, s, clk := testStore(t)
+	hostile := "DROP TABLE sales.orders\r\x1b[2K\x1b[1A\x1b[2KSELECT 1 \x1b]52;c;ZWNobw==\x07 \u202e"
+	writeSession(t, s, clk, record.Header{Session: "0e5c0e5c0e5c0e5c", Protocol: "postgres", Identity: "nightly-etl", Target: "orders-db",
+		Process: record.Process{PID: 4242, UID: 1001, GID: 1001, Comm: "ps\x1b[31mql", Exe: "/usr/bin/psql"},
+		Dst:     "127.0.0.2:5432", User: "etl\x1b[0m", Database: "orders"}, []record.Event{
+		&record.Statement{Phase: "query", Text: hostile, Class: "ddl", Command: "DROP TABLE", Decision: "deny",
+			Policy: "p", Rule: "r", Reason: "no\x1b[2J", Params: []string{"\x9b2J"}},
+		&record.Result{Statement: 1, Duration: time.Millisecond, Error: "relation \"\x1b[2J\" does not exist", Code: "42P01",
+			Sample: &record.Sample{Columns: []string{"c\x1b"}, Rows: [][]string{{"\x07"}}}},
+	})
+	s.Close()
+	sd := []string{"--state-dir", state}
+	sleep = func(time.Duration) {}
+	defer func() { sleep = time.Sleep }()
+	for name, run := range map[string]func(w *bytes.Buffer) error{
+		"show": func(w *bytes.Buffer) error { return sessionsShow(w, append([]string{"0e5c0e5c0e5c0e5c"}, sd...)) },
+		"replay": func(w *bytes.Buffer) error {
+			return cmdReplay(w, append([]string{"0e5c0e5c0e5c0e5c", "--speed", "0"}, sd...))
+		},
+		"list": func(w *bytes.Buffer) error { return sessionsList(w, sd) },
+	} {
+		var buf bytes.Buffer
+		if err := run(&buf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out := buf.String()
+		if strings.ContainsAny(out, "\x1b\x07\r\u202e\u009b") {
+			t.Errorf("%s printed a control character: %q", name, out)
+		}
+		if name != "list" && !strings.Contains(out, "DROP TABLE sales.orders") {
+			t.Errorf("%s lost the statement: %q", name, out)
+		}
+	}
+}
