@@ -113,6 +113,13 @@ func (r *bindings) fire(job string, b *binding, o *identity.OIDC) {
 		r.mu.Unlock()
 		return
 	}
+	if d := time.Until(o.Expires); d > 0 {
+		// Timers run on the monotonic clock; the wall clock, which exp
+		// is in, says it is not time yet (it was set back).
+		b.timer = time.AfterFunc(d, func() { r.fire(job, b, o) })
+		r.mu.Unlock()
+		return
+	}
 	b.expired = true
 	if !o.Keep {
 		close(b.done)
@@ -149,7 +156,24 @@ func (r *bindings) get(job string) (o *identity.OIDC, expired bool, done <-chan 
 	if b == nil {
 		return nil, false, nil, false
 	}
-	return b.cur, b.expired, b.doneChan(), true
+	return b.cur, r.lapsed(job, b), b.doneChan(), true
+}
+
+// lapsed reports whether b's token has expired, by the wall clock too: the
+// expiry timer runs on the monotonic clock, which stands still while the
+// host is suspended or the VM paused, and a token is never honoured past
+// its exp. A token found expired before its timer fired is expired now.
+// The caller holds r.mu.
+func (r *bindings) lapsed(job string, b *binding) bool {
+	if b.expired {
+		return true
+	}
+	if time.Now().Before(b.cur.Expires) {
+		return false
+	}
+	o := b.cur
+	go r.fire(job, b, o)
+	return true
 }
 
 func (b *binding) doneChan() <-chan struct{} {
@@ -168,7 +192,7 @@ func (r *bindings) hold(job string) (o *identity.OIDC, expired bool, done <-chan
 	if b == nil {
 		return nil, false, nil, nil, false
 	}
-	if b.expired {
+	if r.lapsed(job, b) {
 		return b.cur, true, nil, nil, true
 	}
 	b.sessions++

@@ -182,3 +182,31 @@ func TestBindingsSaveFails(t *testing.T) {
 		t.Fatalf("failures reported: %v", failures)
 	}
 }
+
+// TestBindingsWallClock: the expiry timer runs on the monotonic clock,
+// which stands still while the host sleeps; a token whose exp has passed
+// by the wall clock is expired when next looked at, timer or not.
+func TestBindingsWallClock(t *testing.T) {
+	fired := make(chan string, 1)
+	r := newBindings(func(job string, _ *identity.OIDC) { fired <- job }, nil)
+	o := &identity.OIDC{Identity: "gha:a@b", Subject: "s", Expires: time.Now().Add(time.Hour)}
+	r.add("/jobs/a", 1, o)
+	r.mu.Lock()
+	o.Expires = time.Now().Add(-time.Minute) // the wall clock went past exp while the timer waits
+	r.mu.Unlock()
+	if _, expired, _, release, ok := r.hold("/jobs/a"); !ok || !expired || release != nil {
+		t.Fatalf("hold: expired %v, ok %v", expired, ok)
+	}
+	select {
+	case job := <-fired:
+		if job != "/jobs/a" {
+			t.Fatalf("%s expired", job)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the binding was not expired")
+	}
+	if _, expired, _, _ := r.get("/jobs/a"); !expired {
+		t.Fatal("get: not expired")
+	}
+	r.remove("/jobs/a")
+}

@@ -119,6 +119,13 @@ func (k *keySet) get(ctx context.Context, force bool) ([]jose.JSONWebKey, error)
 			k.mu.Unlock()
 			return keys, nil
 		}
+		if k.busy == nil && k.err != nil && k.now().Sub(k.tried) < k.minRefresh {
+			// The last fetch failed a moment ago: while the issuer is
+			// down, tokens do not each send it a request.
+			err := k.err
+			k.mu.Unlock()
+			return nil, err
+		}
 		if k.busy == nil {
 			k.busy = make(chan struct{})
 			k.mu.Unlock()

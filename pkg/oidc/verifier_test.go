@@ -275,3 +275,42 @@ func TestWorkloadRefused(t *testing.T) {
 		t.Fatalf("Workload = %v", err)
 	}
 }
+
+// TestIssuerDownNotHammered: once the keys are too old to use and the
+// issuer's JWKS fails, tokens are refused without each sending it a
+// request; it is asked again after MinRefresh.
+func TestIssuerDownNotHammered(t *testing.T) {
+	is := oidctest.New(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v, err := New([]config.OIDCIssuer{issuerConfig(t, is.URL)}, Options{Now: clock, MinRefresh: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok := is.Sign(t, workloadClaims(is, 24*time.Hour))
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	is.FailJWKS(true)
+	mu.Lock()
+	now = now.Add(config.DefaultJWKSMaxAge + time.Second)
+	mu.Unlock()
+	before := is.JWKSFetches()
+	for range 200 {
+		if _, err := v.Verify(ctx, tok); ReasonOf(err) != string(ReasonUnavailable) {
+			t.Fatalf("with the JWKS failing: %v", err)
+		}
+	}
+	if n := is.JWKSFetches() - before; n != 1 {
+		t.Fatalf("%d JWKS fetches for 200 tokens, want 1", n)
+	}
+	is.FailJWKS(false)
+	mu.Lock()
+	now = now.Add(6 * time.Second)
+	mu.Unlock()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("after MinRefresh, with the issuer back: %v", err)
+	}
+}

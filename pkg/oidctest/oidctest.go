@@ -69,6 +69,7 @@ type Issuer struct {
 	signing   *Key   // tokens are signed with it
 	published []*Key // the JWKS
 	fetches   atomic.Int64
+	failing   atomic.Bool // the JWKS answers 500
 }
 
 // New starts an issuer on loopback with one RS256 key, "key-1"; it stops
@@ -102,6 +103,10 @@ func (is *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
 
 func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
 	is.fetches.Add(1)
+	if is.failing.Load() {
+		http.Error(w, "unavailable", http.StatusInternalServerError)
+		return
+	}
 	is.mu.Lock()
 	set := jose.JSONWebKeySet{}
 	for _, k := range is.published {
@@ -111,6 +116,10 @@ func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(set)
 }
+
+// FailJWKS makes the JWKS endpoint answer 500 (true) or serve the keys
+// again (false).
+func (is *Issuer) FailJWKS(fail bool) { is.failing.Store(fail) }
 
 // JWKSFetches returns how many times the JWKS was fetched.
 func (is *Issuer) JWKSFetches() int64 { return is.fetches.Load() }

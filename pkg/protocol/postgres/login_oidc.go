@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -73,7 +74,7 @@ func (h *Handler) clientToken(ctx context.Context, s *protocol.Session, c *conn)
 // stops the timer.
 func (h *Handler) expireAt(s *protocol.Session, end func()) (stop func() bool) {
 	o := s.Attribution.OIDC
-	t := time.AfterFunc(time.Until(o.Expires), func() {
+	return afterWall(o.Expires, func() {
 		if h.deps.Tokens != nil {
 			h.deps.Tokens.SessionExpired(s)
 		}
@@ -81,5 +82,51 @@ func (h *Handler) expireAt(s *protocol.Session, end func()) (stop func() bool) {
 			end()
 		}
 	})
-	return t.Stop
+}
+
+// wallCheck is how often a wall-clock timer looks at the wall clock.
+const wallCheck = time.Minute
+
+// afterWall calls f in its own goroutine once the wall clock reaches at.
+// Go's timers run on the monotonic clock, which stands still while the
+// host is suspended or the VM paused: a timer set for a token's exp would
+// honour it for as long again after such a pause. This one looks at the
+// wall clock at least every wallCheck. stop reports whether it stopped
+// the call.
+func afterWall(at time.Time, f func()) (stop func() bool) {
+	var mu sync.Mutex
+	var t *time.Timer
+	done := false
+	var check func()
+	arm := func() {
+		t = time.AfterFunc(min(max(time.Until(at), 0), wallCheck), check)
+	}
+	check = func() {
+		mu.Lock()
+		if done {
+			mu.Unlock()
+			return
+		}
+		if time.Until(at) > 0 {
+			arm()
+			mu.Unlock()
+			return
+		}
+		done = true
+		mu.Unlock()
+		f()
+	}
+	mu.Lock()
+	arm()
+	mu.Unlock()
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return false
+		}
+		done = true
+		t.Stop()
+		return true
+	}
 }
