@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/sluicehq/sluice/pkg/record/headlog"
 )
@@ -29,10 +28,9 @@ const (
 )
 
 type candidate struct {
-	id      string
-	live    liveEntry
-	size    int64
-	modTime time.Time
+	id   string
+	live liveEntry
+	size int64
 }
 
 func (s *Store) retain() error {
@@ -59,12 +57,12 @@ func (s *Store) retain() error {
 		if err != nil {
 			continue
 		}
-		cands = append(cands, candidate{id: id, live: l, size: fi.Size(), modTime: fi.ModTime()})
+		cands = append(cands, candidate{id: id, live: l, size: fi.Size()})
 		total += fi.Size()
 	}
 	sort.Slice(cands, func(i, j int) bool {
-		if !cands[i].modTime.Equal(cands[j].modTime) {
-			return cands[i].modTime.Before(cands[j].modTime)
+		if !cands[i].live.logged.Equal(cands[j].live.logged) {
+			return cands[i].live.logged.Before(cands[j].live.logged)
 		}
 		return cands[i].live.rel < cands[j].live.rel
 	})
@@ -74,7 +72,7 @@ func (s *Store) retain() error {
 	for _, c := range cands {
 		reason := ""
 		switch {
-		case s.opts.MaxAge > 0 && now.Sub(c.modTime) > s.opts.MaxAge:
+		case s.opts.MaxAge > 0 && now.Sub(c.live.logged) > s.opts.MaxAge:
 			reason = ExpireMaxAge
 		case s.opts.MaxBytes > 0 && total > s.opts.MaxBytes:
 			reason = ExpireMaxSize

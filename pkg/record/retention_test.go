@@ -31,16 +31,20 @@ func TestRetention(t *testing.T) {
 			clk := newClock()
 			s, dir := openStore(t, Options{Now: clk.Now, FsyncInterval: time.Hour, RetentionInterval: time.Hour})
 			var sizes []int64
+			// Ages 72 h, 24 h and 1 h, from when they were closed (logged).
+			// A file's modification time counts for nothing: the first is
+			// made to look the newest.
 			for i, id := range ids {
 				r := record(t, s, id)
 				if err := s.Sync(); err != nil {
 					t.Fatal(err)
 				}
+				clk.Advance([]time.Duration{48 * time.Hour, 23 * time.Hour, time.Hour}[i])
 				p := filepath.Join(dir, r.Path())
-				// Ages 72 h, 24 h and 1 h.
-				mt := clk.Now().Add(-[]time.Duration{72 * time.Hour, 24 * time.Hour, time.Hour}[i])
-				if err := os.Chtimes(p, mt, mt); err != nil {
-					t.Fatal(err)
+				if i == 0 {
+					if err := os.Chtimes(p, clk.Now(), clk.Now()); err != nil {
+						t.Fatal(err)
+					}
 				}
 				fi, _ := os.Stat(p)
 				sizes = append(sizes, fi.Size())

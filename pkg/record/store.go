@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,10 @@ type Store struct {
 type liveEntry struct {
 	rel  string
 	head string
+	// logged is when its head entered the log (the recording closed):
+	// retention takes a recording's age from it, not from the file's
+	// modification time, which anyone who can write the store can set.
+	logged time.Time
 }
 
 // closing is a recording closed by its owner, waiting for the syncer to
@@ -149,13 +154,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.key, err = hostkey.LoadOrCreate(opts.HostKey); err != nil {
 		return fail(fmt.Errorf("record: %w", err))
 	}
+	if err := logNotLost(dir); err != nil {
+		return fail(err)
+	}
 	if s.log, err = headlog.Open(filepath.Join(dir, dirLog), s.key, opts.Now); err != nil {
 		return fail(fmt.Errorf("record: %w", err))
 	}
 	err = s.log.Scan(func(_ int64, r headlog.Record) {
 		switch r.Type {
 		case headlog.TypeHead:
-			s.live[r.Session] = liveEntry{rel: r.Path, head: r.Head}
+			s.live[r.Session] = liveEntry{rel: r.Path, head: r.Head, logged: r.Time}
 		case headlog.TypeExpire:
 			delete(s.live, r.Session)
 		}
@@ -267,4 +275,22 @@ func (s *Store) Close() error {
 	}
 	s.lock.Close()
 	return err
+}
+
+// logNotLost refuses a store whose head log has no tree head while it
+// holds recordings: the log was deleted, and starting a new one would
+// make the recordings deleted with it invisible to verify.
+func logNotLost(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, dirLog, "tree")); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	n := 0
+	if err := walkRecordings(dir, time.Time{}, func(string) { n++ }); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if n == 0 && len(readMarkers(dir)) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the head log (%s) is missing while the store holds %d recordings: it was deleted or moved; restore it, or move the recordings out of the store to start a new log",
+		ErrCorrupt, filepath.Join(dir, dirLog), n)
 }

@@ -98,6 +98,7 @@ func (s *Store) sync() error {
 	}
 	var retry, logged []*closing
 	var recs []headlog.Record
+	loggedAt := map[*closing]time.Time{}
 	for _, c := range pending {
 		if !c.sealed {
 			c.r.mu.Lock()
@@ -115,7 +116,9 @@ func (s *Store) sync() error {
 		}
 		dirs[filepath.Dir(filepath.Join(s.dir, c.r.rel))] = true
 		h, n := c.r.head()
-		recs = append(recs, headlog.Record{Type: headlog.TypeHead, Session: c.r.id, Path: c.r.rel, Events: n, Head: h.String(), Time: s.now()})
+		at := s.now()
+		loggedAt[c] = at
+		recs = append(recs, headlog.Record{Type: headlog.TypeHead, Session: c.r.id, Path: c.r.rel, Events: n, Head: h.String(), Time: at})
 		logged = append(logged, c)
 	}
 	for d := range dirs {
@@ -137,7 +140,7 @@ func (s *Store) sync() error {
 	s.mu.Lock()
 	for _, c := range logged {
 		h, _ := c.r.head()
-		s.live[c.r.id] = liveEntry{rel: c.r.rel, head: h.String()}
+		s.live[c.r.id] = liveEntry{rel: c.r.rel, head: h.String(), logged: loggedAt[c]}
 	}
 	s.pending = append(retry, s.pending...)
 	if len(logged) > 0 {

@@ -116,6 +116,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	}
 	markers := readMarkers(dir)
 	snap, probs := headlog.Check(filepath.Join(dir, dirLog), opts.PublicKey)
+	if err := logNotLost(dir); err != nil && opts.Session == "" {
+		rep.Problems = append(rep.Problems, Problem{File: dirLog, Seq: -1, Msg: strings.TrimPrefix(err.Error(), ErrCorrupt.Error()+": ")})
+	}
 	for _, p := range probs {
 		if opts.Session == "" || p.Session == "" || p.Session == opts.Session {
 			rep.Problems = append(rep.Problems, Problem{Session: p.Session, File: dirLog, Seq: -1, Msg: strings.TrimPrefix(p.Error(), "head log: ")})
