@@ -60,6 +60,8 @@ type Interceptor struct {
 	pinDir string
 	// Adopted is true when pinned maps from an earlier run were reused.
 	Adopted bool
+
+	occ occupancyCache
 }
 
 // Load loads the programs and attaches them to opts.CgroupDir. With a PinDir

@@ -3,6 +3,9 @@ package intercept
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -54,9 +57,37 @@ func (s Stats) Named() map[string]uint64 {
 	}
 }
 
+// occupancyTTL is how long a count of the maps is reused.
+const occupancyTTL = 2 * time.Second
+
+// occupancyCache keeps the last count of the maps: walking full maps
+// takes a system call per entry (some 175 ms for two full LRU maps), and
+// anyone may ask for it (sluice status) as often as they like.
+type occupancyCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	use map[string]Usage
+}
+
 // Occupancy counts the entries of each map that can fill up, keyed by map
-// name. It walks the maps, so call it at scrape time, not per connection.
+// name. It walks the maps, at most once per occupancyTTL: callers in
+// between get the last count.
 func (it *Interceptor) Occupancy() (map[string]Usage, error) {
+	c := &it.occ
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.use != nil && time.Since(c.at) < occupancyTTL {
+		return maps.Clone(c.use), nil
+	}
+	use, err := it.countMaps()
+	if err != nil {
+		return nil, err
+	}
+	c.use, c.at = use, time.Now()
+	return maps.Clone(use), nil
+}
+
+func (it *Interceptor) countMaps() (map[string]Usage, error) {
 	out := map[string]Usage{}
 	for name, m := range map[string]*ebpf.Map{
 		"origins": it.objs.Origins, "tuples": it.objs.Tuples,
