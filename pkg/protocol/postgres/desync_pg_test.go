@@ -30,6 +30,8 @@ CREATE TABLE public.sink (v text);
 GRANT USAGE ON SCHEMA secret TO sluice_catalog;
 GRANT SELECT ON public.t, secret.t TO sluice_catalog;
 GRANT SELECT, INSERT ON public.sink TO sluice_catalog;
+CREATE ROLE secret; GRANT secret TO sluice_catalog;
+GRANT SELECT ON secret.t TO secret; GRANT USAGE ON SCHEMA secret TO secret;
 `
 
 // noSecrets refuses any statement that reads or writes schema secret.
@@ -49,9 +51,10 @@ func (noSecrets) Decide(r *policy.Request) policy.Decision {
 
 // rawClient is a client that speaks the protocol message by message.
 type rawClient struct {
-	t  *testing.T
-	fe *pgproto3.Frontend
-	c  net.Conn
+	t     *testing.T
+	fe    *pgproto3.Frontend
+	c     net.Conn
+	login []string // what the login got, up to ReadyForQuery or a FATAL
 }
 
 // desyncClient logs in through an inspector of srv with startup
@@ -83,7 +86,7 @@ func desyncClient(t *testing.T, srv *pgtest.Server, params map[string]string) *r
 		p[k] = v
 	}
 	rc.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: p})
-	rc.until('Z')
+	rc.login = rc.until('Z')
 	return rc
 }
 
@@ -257,9 +260,20 @@ func TestDesyncAttacks(t *testing.T) {
 		{"options split on a form feed", map[string]string{"options": "-c\fsearch_path=secret,public"}},
 		{"options split on a carriage return", map[string]string{"options": "-c\rsearch_path=secret,public"}},
 		{"grouped switches in options", map[string]string{"options": "-ecsearch_path=secret,public"}},
+		// Settings that would act without a statement policies see.
+		{"role as a parameter", map[string]string{"role": "secret"}},
+		{"role in options", map[string]string{"options": "-c role=secret"}},
+		{"session_authorization in options", map[string]string{"options": "--session-authorization=secret"}},
 	} {
 		t.Run("startup: "+tc.name, func(t *testing.T) {
 			c := desyncClient(t, srv, tc.params)
+			if l := c.login[len(c.login)-1]; l != "Z" {
+				// Refused at login: nothing ran.
+				if l != "FATAL:42501" {
+					t.Fatalf("login: %v, want ReadyForQuery or FATAL 42501", c.login)
+				}
+				return
+			}
 			c.send(&pgproto3.Query{String: "SELECT v FROM t"})
 			got := c.until('Z')
 			noSecret(t, "SELECT", got)

@@ -229,4 +229,7 @@ func (h *Handler) protocolError(c *conn, err error) {
 var (
 	errTooLarge    = fmt.Errorf("%w: message too large", ErrProtocol)
 	errUnsupported = fmt.Errorf("%w: unsupported", ErrProtocol)
+	// errStartupSetting: the startup packet sets what policies would not
+	// see (see checkStartupSettings).
+	errStartupSetting = errors.New("startup setting refused")
 )

@@ -36,6 +36,15 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	params := maps.Clone(st.params)
+	if err := checkStartupSettings(params); err != nil {
+		up := &upstream{user: params["user"], database: params["database"], params: params, gate: &holdGate{}}
+		h.loginEvent(s, st, up, err)
+		f := fatal(codeInsufficientPrivilege, "%s", err.Error())
+		f.Hint = "Startup parameters and PGOPTIONS may set only formatting and timeout settings (" + startupSettingNames() + ")."
+		_ = c.w.Send(f)
+		_ = c.w.Flush()
+		return nil, err
+	}
 	user := params["user"]
 	if h.opts.Auth.Injects() {
 		user = h.opts.Credentials.Username

@@ -3,6 +3,8 @@ package postgres
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -89,38 +91,108 @@ func startupSetting(params map[string]string, name string) (string, bool) {
 const serverSwitches = "BCcDdfhkNprStvW-"
 
 // settingOption extracts the setting of parameter name from a startup
-// "options" value, parsed as the server parses it: split on white space
-// (backslash escapes), then read as getopt reads a command line, grouped
-// switches included (-ec name=x), every argument wherever it stands; -c
-// name=x and --name=x set parameters, the last setting winning.
+// "options" value (see optionSwitches): the last one, as the server
+// applies them in order.
 func settingOption(options, name string) (string, bool) {
-	args := splitOptions(options)
 	found, ok := "", false
+	for _, sw := range optionSwitches(options) {
+		if sw.name == name {
+			found, ok = sw.value, true
+		}
+	}
+	return found, ok
+}
+
+// optionSwitch is one switch of a startup "options" value: a setting
+// (-c name=value, --name=value; name lower-cased, dashes as underscores),
+// or another switch (sw), or a word that is no switch at all (sw 0).
+type optionSwitch struct {
+	sw          byte
+	name, value string
+	word        string
+}
+
+// optionSwitches reads a startup "options" value as the server does:
+// split on white space (backslash escapes), then read as getopt reads a
+// command line, grouped switches included (-ec name=x), every argument
+// wherever it stands.
+func optionSwitches(options string) []optionSwitch {
+	args := splitOptions(options)
+	var out []optionSwitch
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(a) < 2 || a[0] != '-' {
+			out = append(out, optionSwitch{word: a})
 			continue
 		}
 		for j := 1; j < len(a); j++ {
 			sw := a[j]
 			if strings.IndexByte(serverSwitches, sw) < 0 {
-				continue // a switch without an argument
+				out = append(out, optionSwitch{sw: sw, word: a}) // a switch without an argument
+				continue
 			}
 			arg := a[j+1:]
 			if arg == "" && i+1 < len(args) {
 				i++
 				arg = args[i]
 			}
+			o := optionSwitch{sw: sw, word: a}
 			if sw == 'c' || sw == '-' {
-				k, v, isKV := strings.Cut(arg, "=")
-				if isKV && strings.ReplaceAll(strings.ToLower(k), "-", "_") == name {
-					found, ok = v, true
-				}
+				k, v, _ := strings.Cut(arg, "=")
+				o.name, o.value = strings.ReplaceAll(strings.ToLower(k), "-", "_"), v
 			}
+			out = append(out, o)
 			break // the argument is the rest of the word
 		}
 	}
-	return found, ok
+	return out
+}
+
+// startupSettings are the run-time parameters a client may set when it
+// connects, as a parameter of its startup packet or in its options: they
+// change how values are formatted or how long statements may wait, not
+// who runs them or what they touch. Any other (role,
+// session_authorization, default_transaction_read_only, ...) would take
+// effect without a statement that policies see: the login is refused, and
+// the client can SET it once logged in, where policies decide.
+var startupSettings = map[string]bool{
+	"application_name": true, "client_encoding": true, "datestyle": true, "timezone": true,
+	"intervalstyle": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
+	"search_path": true, "statement_timeout": true, "lock_timeout": true,
+	"idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
+	"standard_conforming_strings": true, // refused when off, by its ParameterStatus
+}
+
+// startupSettingNames lists startupSettings, for messages.
+func startupSettingNames() string {
+	names := slices.Sorted(maps.Keys(startupSettings))
+	return strings.Join(names, ", ")
+}
+
+// startupParameters are the startup packet's own fields.
+var startupParameters = map[string]bool{"user": true, "database": true, "options": true, "replication": true}
+
+// checkStartupSettings refuses a startup packet that sets a parameter
+// outside startupSettings, or that holds in its options anything but -c
+// and -- settings of those.
+func checkStartupSettings(params map[string]string) error {
+	for k := range params {
+		n := strings.ToLower(k)
+		if !startupParameters[n] && !startupSettings[n] {
+			return fmt.Errorf("%w: the startup parameter %q is not accepted through sluice; set it with SET once logged in, where policies decide", errStartupSetting, k)
+		}
+	}
+	for _, sw := range optionSwitches(params["options"]) {
+		switch {
+		case sw.sw == 0:
+			return fmt.Errorf("%w: %q in the startup options is not a switch", errStartupSetting, sw.word)
+		case sw.sw != 'c' && sw.sw != '-':
+			return fmt.Errorf("%w: the switch -%c in the startup options is not accepted through sluice; only -c name=value settings are", errStartupSetting, sw.sw)
+		case !startupSettings[sw.name]:
+			return fmt.Errorf("%w: the setting %q in the startup options is not accepted through sluice; set it with SET once logged in, where policies decide", errStartupSetting, sw.name)
+		}
+	}
+	return nil
 }
 
 // splitOptions splits on unescaped white space as C's isspace knows it
