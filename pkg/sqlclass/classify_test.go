@@ -113,6 +113,15 @@ var corpus = []corpusCase{
 	{name: "dangerous glob ls dir", sql: "SELECT * FROM pg_ls_waldir()", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("pg_ls_waldir")}}},
 	{name: "dblink", sql: "SELECT * FROM dblink('dbname=x', 'DELETE FROM t') AS r(a int)", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("dblink")}}},
 	{name: "query_to_xml hides sql", sql: "SELECT query_to_xml('DELETE FROM t RETURNING 1', true, true, '')", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("query_to_xml")}}},
+	// Functional notation: (expr).f is a call of f(expr) when no field f
+	// exists, and sluice cannot tell which.
+	{name: "dangerous function in field notation", sql: "SELECT ('/etc/passwd'::text).pg_read_file", want: []exp{{kind: KindDangerous, cmd: "SELECT", funcs: l("pg_read_file"), dangerous: l("pg_read_file")}}},
+	{name: "dblink_exec in field notation", sql: "SELECT ('DELETE FROM hr.x'::text).dblink_exec", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("dblink_exec")}}},
+	{name: "lo_unlink in field notation", sql: "SELECT (16384::oid).lo_unlink", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("lo_unlink")}}},
+	{name: "nextval in field notation hides its sequence", sql: "SELECT ('public.s'::text).nextval", want: []exp{{kind: KindDangerous, cmd: "SELECT", dangerous: l("nextval")}}},
+	{name: "builtin in field notation", sql: "SELECT (1::float8).pg_sleep", want: []exp{{kind: KindSelect, cmd: "SELECT", funcs: l("pg_sleep")}}},
+	{name: "a field of a composite value is taken for a call too", sql: "SELECT (addr).street FROM customers", want: []exp{{kind: KindCall, cmd: "SELECT", reads: l("public.customers"), funcs: l("street")}}},
+	{name: "subscripts are not calls", sql: "SELECT (a)[1] FROM t", want: []exp{{kind: KindSelect, cmd: "SELECT", reads: l("public.t"), funcs: none}}},
 	{name: "terminate backends", sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'x'", want: []exp{{kind: KindDangerous, cmd: "SELECT", reads: l("pg_catalog.pg_stat_activity"), dangerous: l("pg_terminate_backend")}}},
 	{name: "dangerous in lateral", sql: "SELECT * FROM t CROSS JOIN LATERAL (SELECT pg_stat_file(t.path)) f", want: []exp{{kind: KindDangerous, cmd: "SELECT", reads: l("public.t"), dangerous: l("pg_stat_file")}}},
 	{name: "dangerous in update where", sql: "UPDATE t SET a = 1 WHERE b = pg_reload_conf()::text", want: []exp{{kind: KindDangerous, cmd: "UPDATE", writes: l("public.t"), dangerous: l("pg_reload_conf")}}},

@@ -200,6 +200,36 @@ func (w *walker) funcCall(n *pg_query.FuncCall) {
 	}
 }
 
+// fieldSelection follows (expr).name: PostgreSQL reads it as the field
+// name of a composite value, or else as a call of the function name with
+// expr as its one argument ("functional notation"): `('/etc/passwd'::
+// text).pg_read_file` reads the file. Which it is depends on types sluice
+// does not know, so each name is taken for a call as well: listed with
+// the functions, dangerous when a dangerous function has that name (or
+// nextval/setval, whose sequence this form hides), and a call of an
+// unknown function unless a built-in one has it. A field selection of a
+// composite value is then seen as a call too: reads of composite fields
+// need a rule that allows calls (or their functions), which fails closed.
+// (t.name with t a table is also a call of name with the row of t when t
+// has no column name; the functions reached that way take that row type,
+// so they are the database's own, not built-ins: not followed.)
+func (w *walker) fieldSelection(n *pg_query.A_Indirection) {
+	for _, ind := range n.Indirection {
+		s := ind.GetString_()
+		if s == nil || s.Sval == "" {
+			continue // a subscript or *
+		}
+		f := Function{Name: s.Sval}
+		w.funcs.add(f, f)
+		switch {
+		case w.c.dangerous.match(f), f.Name == "nextval", f.Name == "setval":
+			w.flagDangerous(f)
+		case !w.sess.isBuiltin(f):
+			w.addFnKind(KindCall)
+		}
+	}
+}
+
 // sequenceWrite follows nextval(seq) and setval(seq, ...): they change the
 // sequence, so the statement writes it, and is at least an insert
 // (nextval adds to the sequence) or an update (setval sets it). The

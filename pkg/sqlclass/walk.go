@@ -94,6 +94,9 @@ func (w *walker) visitMsg(m protoreflect.Message, md mode) {
 	case *pg_query.FuncCall:
 		w.funcCall(n)
 		w.children(m, modeRead, 0)
+	case *pg_query.A_Indirection:
+		w.fieldSelection(n)
+		w.children(m, md, 0)
 	case *pg_query.LockingClause:
 		// FOR UPDATE OF names FROM items (aliases), not relations.
 	case *pg_query.SelectStmt:
