@@ -200,7 +200,7 @@ func (b *Broker) Check(r *Request) (*Grant, bool) {
 func (b *Broker) takeGrant(r *Request) (*Grant, bool) {
 	now := b.clock.Now()
 	g := b.grants.match(grantKey{r.Identity, r.Target, r.Fingerprint}, now, func(g *Grant) bool {
-		if g.Once && (r.Exact == "" || g.Exact != r.Exact) {
+		if g.Once && (r.Exact == "" || g.Exact != r.Exact) || g.Scope != r.Scope {
 			return false
 		}
 		return ownStatement(g.Approver, &r.Attribution) == ""

@@ -89,7 +89,7 @@ func (b *Broker) Approve(a Approver, id string, m Mode, reason string) (Pending,
 	a.Groups = nil
 	g := &Grant{
 		Request: id, Identity: e.p.Identity, Target: e.p.Target, Fingerprint: e.p.Fingerprint,
-		Once: m.For == 0, Exact: e.p.Exact, Created: now, Expires: now.Add(b.keep), Approver: a, Reason: reason,
+		Once: m.For == 0, Exact: e.p.Exact, Scope: e.p.Scope, Created: now, Expires: now.Add(b.keep), Approver: a, Reason: reason,
 	}
 	if m.For > 0 {
 		g.Expires = now.Add(m.For)
@@ -105,7 +105,7 @@ func (b *Broker) Approve(a Approver, id string, m Mode, reason string) (Pending,
 	if !g.Once {
 		for _, o := range b.reqs {
 			// The approver's own statements wait for another approver.
-			if o != e && o.p.State == Waiting && o.p.Identity == g.Identity && o.p.Target == g.Target && o.p.Fingerprint == g.Fingerprint &&
+			if o != e && o.p.State == Waiting && o.p.Identity == g.Identity && o.p.Target == g.Target && o.p.Fingerprint == g.Fingerprint && o.p.Scope == g.Scope &&
 				ownStatement(a, &o.p.Attribution) == "" {
 				others = append(others, o)
 			}

@@ -13,6 +13,18 @@ import (
 // them (secrets redacted), never raw secrets: the digest is kept in the
 // grants file.
 func Exact(text string, params []string) string {
+	return digest(text, params)
+}
+
+// Scope identifies what a statement does for grants: a SHA-256 of parts
+// (its kind, the relations it reads and writes, the functions it calls,
+// the policy and rule that sent it to review, as the caller lists them in
+// a fixed order), each length-prefixed.
+func Scope(parts ...string) string {
+	return digest("scope", parts)
+}
+
+func digest(text string, params []string) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	put := func(s string) {

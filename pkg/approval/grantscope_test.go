@@ -100,3 +100,31 @@ func TestApproverOwnStatements(t *testing.T) {
 		t.Fatal("the job's statement not let through")
 	}
 }
+
+// A grant is for what the approved statement did: the same text that
+// resolves to other relations (another search_path), or calls other
+// functions, is another statement, held again.
+func TestGrantScope(t *testing.T) {
+	tb := newTestBroker(t, Options{})
+	staging := deleteRequest(fpDelete)
+	staging.Scope = Scope("delete", "review-writes", "deletes", "staging.orders", "staging.orders", "", "")
+	prod := staging
+	prod.Session = "0b0b0b0b0b0b0b0b"
+	prod.Scope = Scope("delete", "review-writes", "review-prod", "prod.orders", "prod.orders", "", "")
+	h := tb.hold(t, staging)
+	if _, err := tb.Approve(alice, h.id, For(time.Hour), "staging cleanup"); err != nil {
+		t.Fatal(err)
+	}
+	if o := h.outcome(t); o.Decision != Approved {
+		t.Fatalf("outcome %+v", o)
+	}
+	if _, ok := tb.Check(&staging); !ok {
+		t.Fatal("the approved scope is not let through")
+	}
+	if g, ok := tb.Check(&prod); ok {
+		t.Fatalf("the same text on prod let through by %+v", g)
+	}
+	if Scope("a", "b") == Scope("ab") || Scope("a", "") == Scope("a") {
+		t.Fatal("scopes of different parts collide")
+	}
+}

@@ -68,6 +68,12 @@ type Request struct {
 	// through only a statement with the same Exact. "" matches no once
 	// grant.
 	Exact string
+	// Scope identifies what the statement does as classified (see Scope):
+	// its kind, the relations it reads and writes, the functions it calls,
+	// the rule that sent it to review. A grant lets through only a
+	// statement of the same Scope: the same text under another
+	// search_path, or a dblink_exec of other SQL, is another statement.
+	Scope string
 	// Timeout overrides Options.Timeout for this request (the rule's
 	// setting); 0 means the default.
 	Timeout time.Duration
@@ -129,7 +135,10 @@ type Grant struct {
 	Once        bool   `json:"once"`
 	// Exact is, for a once grant, the Exact of the approved statement:
 	// the grant lets through that statement, not another of its shape.
-	Exact   string    `json:"exact,omitempty"`
+	Exact string `json:"exact,omitempty"`
+	// Scope is the approved statement's Scope: the grant lets through
+	// only statements that do the same.
+	Scope   string    `json:"scope,omitempty"`
 	Created time.Time `json:"created"`
 	// Expires ends a --for window; for a once grant it is when the grant,
 	// still unused, is dropped.

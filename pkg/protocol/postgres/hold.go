@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/approval"
@@ -90,6 +92,7 @@ func (ss *session) approvalRequest(a *audited, fp string) approval.Request {
 		Reads: relationNames(st.Reads), Writes: relationNames(st.Writes),
 		Policy: a.dec.Policy, Rule: a.dec.Rule, Message: a.dec.Message, Fingerprint: fp,
 		Exact: approval.Exact(st.Text, st.RedactParams(a.params)),
+		Scope: approvalScope(a),
 	}
 	if ap := a.dec.Approval; ap != nil {
 		r.Timeout = ap.Timeout
@@ -98,6 +101,26 @@ func (ss *session) approvalRequest(a *audited, fp string) approval.Request {
 		}
 	}
 	return r
+}
+
+// approvalScope is what a grant for a is good for: the same kind, reading
+// and writing the same relations (as resolved, so the same text under
+// another search_path is another statement), calling the same functions,
+// sent to review by the same rule; for a dangerous statement or a DO
+// block, the same text too.
+func approvalScope(a *audited) string {
+	st := a.st
+	parts := []string{string(st.Kind), a.dec.Policy, a.dec.Rule}
+	for _, l := range [][]string{relationNames(st.Reads), relationNames(st.Writes), functionNames(st.Functions), functionNames(st.Dangerous)} {
+		l = slices.Sorted(slices.Values(l))
+		parts = append(parts, strings.Join(l, "\x00"))
+	}
+	if len(st.Dangerous) > 0 || st.Kind == sqlclass.KindDangerous || st.Kind == sqlclass.KindDo {
+		// What it does is in its literals (dblink_exec's SQL, a DO body,
+		// a file name): only the same text does the same.
+		parts = append(parts, approval.Exact(st.Text, st.RedactParams(a.params)))
+	}
+	return approval.Scope(parts...)
 }
 
 // holdAll holds the statements under review among as, in order, and stops
