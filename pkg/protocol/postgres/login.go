@@ -255,6 +255,14 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			return err
 		}
 		var reply pgproto3.FrontendMessage
+		switch m.(type) {
+		case *pgproto3.AuthenticationCleartextPassword, *pgproto3.AuthenticationMD5Password, *pgproto3.AuthenticationSASL:
+			if scram != nil {
+				// Once SCRAM has begun, a weaker method now could only be
+				// someone in between asking for the password.
+				return fmt.Errorf("%w: the upstream asked for another authentication method in the middle of SCRAM", ErrProtocol)
+			}
+		}
 		switch m := m.(type) {
 		case *pgproto3.AuthenticationOk:
 			if scram != nil && !scram.verified {
@@ -270,6 +278,11 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			}
 			reply = &pgproto3.PasswordMessage{Password: pw}
 		case *pgproto3.AuthenticationMD5Password:
+			if h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+				// An MD5 answer with a salt the asker chose is as good as
+				// the password to whoever can listen or stand in between.
+				return fmt.Errorf("%w: the upstream asks for an MD5 password over an unencrypted connection; set tls: require or verify-full, or use scram-sha-256", errUnsupported)
+			}
 			if err := getPassword(); err != nil {
 				return err
 			}

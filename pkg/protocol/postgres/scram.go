@@ -60,6 +60,9 @@ func (c *scramClient) final(serverFirst []byte) ([]byte, error) {
 	if err != nil || n < 1 || n > maxSCRAMIterations {
 		return nil, fmt.Errorf("SCRAM: iteration count %q out of range", iter)
 	}
+	if c.saltedPwd != nil {
+		return nil, errors.New("SCRAM: a second server-first-message")
+	}
 	c.saltedPwd, err = pbkdf2.Key(sha256.New, c.password, salt, n, sha256.Size)
 	if err != nil {
 		return nil, fmt.Errorf("SCRAM: %w", err)
@@ -79,6 +82,14 @@ func (c *scramClient) final(serverFirst []byte) ([]byte, error) {
 // verify checks the server-final-message: the server proves it knows the
 // password too.
 func (c *scramClient) verify(serverFinal []byte) error {
+	if c.saltedPwd == nil {
+		// Without the exchange, the expected signature is one anybody
+		// can compute.
+		return errors.New("SCRAM: the server's final message came before the exchange")
+	}
+	if c.verified {
+		return errors.New("SCRAM: a second server-final-message")
+	}
 	attrs := scramAttrs(string(serverFinal))
 	if e, ok := attrs["e"]; ok {
 		return fmt.Errorf("SCRAM: server error %q", e)

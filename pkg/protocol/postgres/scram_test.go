@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -88,5 +89,19 @@ func TestSearchPathOption(t *testing.T) {
 				t.Errorf("searchPathOption(%q) = %q, %v; want %q, %v", tt.options, got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// The server's final message counts only after the exchange: before it,
+// the expected signature is one anybody can compute.
+func TestSCRAMOrder(t *testing.T) {
+	c, err := newSCRAMClient("pencil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.first()
+	forged := "v=" + base64.StdEncoding.EncodeToString(hmacSHA256(hmacSHA256(nil, "Server Key"), ""))
+	if err := c.verify([]byte(forged)); err == nil {
+		t.Fatal("a server-final-message before the exchange was accepted")
 	}
 }
