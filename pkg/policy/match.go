@@ -147,8 +147,10 @@ func funcsMatch(globs []funcGlob, fns []sqlclass.Function, all bool) bool {
 // name in any schema. A qualified glob matches a qualified call by schema
 // and name; for an unqualified call, whose schema depends on the
 // search_path at run time, an allow rule (all) takes the schema to be
-// pg_catalog, where built-in functions live, and a deny or review rule
-// takes it to be any schema (the name alone decides).
+// pg_catalog only when the call resolves to a built-in function there
+// (f.Builtin), and to be unknown otherwise (no qualified glob matches),
+// and a deny or review rule takes it to be any schema (the name alone
+// decides).
 func anyFunc(globs []funcGlob, f *sqlclass.Function, all bool) bool {
 	for i := range globs {
 		g := &globs[i]
@@ -162,7 +164,7 @@ func anyFunc(globs []funcGlob, f *sqlclass.Function, all bool) bool {
 			if g.schema.match(f.Schema) {
 				return true
 			}
-		case !all || g.schema.match(pgCatalog):
+		case !all || f.Builtin && g.schema.match(pgCatalog):
 			return true
 		}
 	}

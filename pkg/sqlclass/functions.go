@@ -182,6 +182,7 @@ func (w *walker) funcCall(n *pg_query.FuncCall) {
 	if f.Name == "" {
 		return
 	}
+	f.Builtin = f.Schema == "" && w.sess.isBuiltin(f)
 	w.funcs.add(f, f)
 	if w.c.dangerous.match(f) {
 		w.flagDangerous(f)
@@ -220,6 +221,7 @@ func (w *walker) fieldSelection(n *pg_query.A_Indirection) {
 			continue // a subscript or *
 		}
 		f := Function{Name: s.Sval}
+		f.Builtin = w.sess.isBuiltin(f)
 		w.funcs.add(f, f)
 		switch {
 		case w.c.dangerous.match(f), f.Name == "nextval", f.Name == "setval":

@@ -51,6 +51,11 @@ func (r Relation) String() string { return r.Schema + "." + r.Name }
 type Function struct {
 	Schema string
 	Name   string
+	// Builtin: an unqualified call that resolves to a built-in function
+	// of pg_catalog (pg_catalog is first on the search_path, or the name
+	// is a built-in's and no other schema comes before it). An allow rule
+	// reads an unqualified call as pg_catalog's only then.
+	Builtin bool
 }
 
 // String returns schema.name, or name when unqualified.
