@@ -181,6 +181,11 @@ func (h *Handler) passthroughAuth(c *conn, up *conn) error {
 		if err != nil {
 			return err
 		}
+		if _, ok := m.(*pgproto3.AuthenticationCleartextPassword); ok && h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+			// The client's password would cross the network in clear, the
+			// client believing it talks to a server on the same host.
+			return fmt.Errorf("%w: the upstream asks for a cleartext password over an unencrypted connection; set tls: require or verify-full", errUnsupported)
+		}
 		if sasl, ok := m.(*pgproto3.AuthenticationSASL); ok {
 			var mechs []string
 			for _, mech := range sasl.AuthMechanisms {
