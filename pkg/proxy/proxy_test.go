@@ -74,14 +74,7 @@ func TestHandle(t *testing.T) {
 		Egress:     tcp.Handler{},
 	}
 	p := New(Options{Lookup: look, Log: audit.Discard(), Metrics: m}, routes)
-	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	ln := serve(t, p)
 	proxyAddr := netip.MustParseAddrPort(ln.Addr().String())
 
 	cases := []struct {
@@ -182,14 +175,7 @@ func TestBoundIdentity(t *testing.T) {
 			return lease(nil), fmt.Errorf("%w at T", identity.ErrExpired)
 		},
 	}}, routes)
-	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	ln := serve(t, p)
 	connect := func(pid uint32) net.Conn {
 		port := freePort(t)
 		look.mu.Lock()
@@ -294,14 +280,7 @@ func TestRejectedEventsBounded(t *testing.T) {
 	}
 	m := metrics.New()
 	p := New(Options{Lookup: &fakeLookup{}, Log: log, Metrics: m}, &Routes{})
-	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	ln := serve(t, p)
 
 	const n = 300
 	start := time.Now()
@@ -334,4 +313,18 @@ func TestRejectedEventsBounded(t *testing.T) {
 			t.Fatal("no event says how many were held back")
 		}
 	}
+}
+
+// serve starts p on a loopback listener until the test ends.
+func serve(t *testing.T, p *Proxy) net.Listener {
+	t.Helper()
+	ln, err := p.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln
 }
