@@ -86,10 +86,13 @@ func (s *Store) retain() error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := s.log.Append(recs); err != nil {
-		return fmt.Errorf("record: retention: %w", err)
-	}
 	var firstErr error
+	if err := s.log.Append(recs); err != nil {
+		if !errors.Is(err, headlog.ErrNotDurable) {
+			return fmt.Errorf("record: retention: %w", err)
+		}
+		firstErr = fmt.Errorf("record: retention: %w", err) // logged all the same: go on
+	}
 	for _, v := range victims {
 		s.mu.Lock()
 		delete(s.live, v.id)

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,8 +130,10 @@ func (s *Store) sync() error {
 	if len(recs) > 0 {
 		if err := s.log.Append(recs); err != nil {
 			note(fmt.Errorf("record: %w", err))
-			retry = append(retry, logged...)
-			logged = nil
+			if !errors.Is(err, headlog.ErrNotDurable) {
+				retry = append(retry, logged...)
+				logged = nil
+			}
 		}
 	}
 	for _, c := range logged {

@@ -233,7 +233,8 @@ func (l *Log) Append(recs []Record) error {
 	if err == nil {
 		err = writeTree(l.dir, head)
 	}
-	if err != nil {
+	var committed *committedError
+	if err != nil && !errors.As(err, &committed) {
 		_ = l.records.Truncate(l.recEnd)
 		_ = l.hashes.Truncate(l.nHashes * tlog.HashSize)
 		return fmt.Errorf("head log: %w", err)
@@ -241,6 +242,9 @@ func (l *Log) Append(recs []Record) error {
 	l.recEnd += int64(len(lines))
 	l.nHashes += int64(len(pending))
 	l.head = head
+	if err != nil {
+		return fmt.Errorf("head log: the records are appended, but %w", err)
+	}
 	return nil
 }
 

@@ -171,3 +171,35 @@ func appendTo(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// An append whose tree head was replaced stays appended when only the
+// directory sync fails after it: rolling the records back would leave
+// them missing under a signed head.
+func TestAppendCommittedBeforeDirSync(t *testing.T) {
+	key, _ := hostkey.Generate()
+	dir := filepath.Join(t.TempDir(), "log")
+	l := open(t, dir, key)
+	if err := l.Append([]Record{head(1)}); err != nil {
+		t.Fatal(err)
+	}
+	syncDir = func(string) error { return errors.New("EIO") }
+	err := l.Append([]Record{head(2)})
+	syncDir = syncDirectory
+	if !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("Append = %v, want ErrNotDurable", err)
+	}
+	if l.Head().Size != 2 {
+		t.Fatalf("size %d after a committed append, want 2", l.Head().Size)
+	}
+	if err := l.Append([]Record{head(3)}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2 := open(t, dir, key)
+	if l2.Head().Size != 3 {
+		t.Fatalf("reopened: size %d, want 3", l2.Head().Size)
+	}
+	if _, probs := Check(dir, key.Public()); len(probs) > 0 {
+		t.Fatalf("check: %v", probs)
+	}
+}

@@ -3,6 +3,7 @@ package headlog
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,10 +103,32 @@ func writeTree(dir string, t TreeHead) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	// The new head is in place: what is left to fail is making the
+	// rename itself durable, which does not undo it.
+	if err := syncDir(dir); err != nil {
+		return &committedError{err}
+	}
+	return nil
 }
 
-func syncDir(dir string) error {
+// committedError: the tree head was replaced, but the directory could not
+// be synced. The append it ends is done (the records are under the new
+// signed head) and must not be rolled back.
+type committedError struct{ err error }
+
+func (e *committedError) Error() string        { return "sync of the log directory: " + e.err.Error() }
+func (e *committedError) Unwrap() error        { return e.err }
+func (e *committedError) Is(target error) bool { return target == ErrNotDurable }
+
+// ErrNotDurable is matched (errors.Is) by an Append error after which the
+// records are in the log all the same (only syncing its directory failed):
+// the caller must not append them again.
+var ErrNotDurable = errors.New("head log: appended, not yet durable")
+
+// syncDir makes a directory's entries durable (a variable for tests).
+var syncDir = syncDirectory
+
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
