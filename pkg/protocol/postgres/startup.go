@@ -156,17 +156,35 @@ func optionSwitches(options string) []optionSwitch {
 // effect without a statement that policies see: the login is refused, and
 // the client can SET it once logged in, where policies decide.
 var startupSettings = map[string]bool{
+	// Formatting and client behaviour.
 	"application_name": true, "client_encoding": true, "datestyle": true, "timezone": true,
 	"intervalstyle": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
-	"search_path": true, "statement_timeout": true, "lock_timeout": true,
-	"idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
+	"lc_monetary": true, "lc_numeric": true, "lc_time": true, "xmloption": true, "xmlbinary": true,
+	"default_text_search_config":  true,
 	"standard_conforming_strings": true, // refused when off, by its ParameterStatus
+	// Name resolution, which the inspector follows.
+	"search_path": true,
+	// Timeouts.
+	"statement_timeout": true, "lock_timeout": true,
+	"idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
+	// Memory, planning and durability of the session's own work.
+	"work_mem": true, "maintenance_work_mem": true, "temp_buffers": true, "jit": true,
+	"random_page_cost": true, "seq_page_cost": true, "effective_cache_size": true,
+	"cursor_tuple_fraction": true, "default_statistics_target": true, "from_collapse_limit": true,
+	"join_collapse_limit": true, "plan_cache_mode": true, "max_parallel_workers_per_gather": true,
+	"geqo": true, "synchronous_commit": true, "default_transaction_isolation": true,
+}
+
+// startupSettingAllowed reports whether a client may set name at startup:
+// one of startupSettings, or a planner switch (enable_*).
+func startupSettingAllowed(name string) bool {
+	return startupSettings[name] || strings.HasPrefix(name, "enable_")
 }
 
 // startupSettingNames lists startupSettings, for messages.
 func startupSettingNames() string {
 	names := slices.Sorted(maps.Keys(startupSettings))
-	return strings.Join(names, ", ")
+	return strings.Join(append(names, "enable_*"), ", ")
 }
 
 // startupParameters are the startup packet's own fields.
@@ -178,7 +196,7 @@ var startupParameters = map[string]bool{"user": true, "database": true, "options
 func checkStartupSettings(params map[string]string) error {
 	for k := range params {
 		n := strings.ToLower(k)
-		if !startupParameters[n] && !startupSettings[n] {
+		if !startupParameters[n] && !startupSettingAllowed(n) {
 			return fmt.Errorf("%w: the startup parameter %q is not accepted through sluice; set it with SET once logged in, where policies decide", errStartupSetting, k)
 		}
 	}
@@ -188,7 +206,7 @@ func checkStartupSettings(params map[string]string) error {
 			return fmt.Errorf("%w: %q in the startup options is not a switch", errStartupSetting, sw.word)
 		case sw.sw != 'c' && sw.sw != '-':
 			return fmt.Errorf("%w: the switch -%c in the startup options is not accepted through sluice; only -c name=value settings are", errStartupSetting, sw.sw)
-		case !startupSettings[sw.name]:
+		case !startupSettingAllowed(sw.name):
 			return fmt.Errorf("%w: the setting %q in the startup options is not accepted through sluice; set it with SET once logged in, where policies decide", errStartupSetting, sw.name)
 		}
 	}

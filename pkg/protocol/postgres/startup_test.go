@@ -435,3 +435,35 @@ func TestStartupSettingNames(t *testing.T) {
 		t.Errorf("two spellings of search_path: %v", err)
 	}
 }
+
+// What a startup packet may set: formatting, timeouts, planning; never
+// who runs the session or how its statements are enforced.
+func TestStartupSettingsAllowed(t *testing.T) {
+	cases := []struct {
+		name   string
+		params map[string]string
+		ok     bool
+	}{
+		{"psql with PGOPTIONS", map[string]string{"user": "etl", "database": "orders", "application_name": "psql", "options": "-c statement_timeout=5min -c search_path=sales,public"}, true},
+		{"JDBC defaults", map[string]string{"user": "etl", "database": "orders", "client_encoding": "UTF8", "DateStyle": "ISO", "TimeZone": "UTC", "extra_float_digits": "3", "application_name": "PostgreSQL JDBC Driver"}, true},
+		{"planner and memory settings", map[string]string{"user": "etl", "work_mem": "64MB", "options": "--enable-seqscan=off -c jit=off"}, true},
+		{"role", map[string]string{"user": "etl", "role": "admin"}, false},
+		{"role in options", map[string]string{"user": "etl", "options": "-c role=admin"}, false},
+		{"session_authorization", map[string]string{"user": "etl", "options": "--session_authorization=admin"}, false},
+		{"default_transaction_read_only", map[string]string{"user": "etl", "default_transaction_read_only": "off"}, false},
+		{"row_security", map[string]string{"user": "etl", "options": "-c row_security=off"}, false},
+		{"another switch in options", map[string]string{"user": "etl", "options": "-e"}, false},
+		{"a word that is no switch", map[string]string{"user": "etl", "options": "orders"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkStartupSettings(tc.params)
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkStartupSettings = %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, errStartupSetting) {
+				t.Fatalf("error %v is not errStartupSetting", err)
+			}
+		})
+	}
+}
