@@ -26,41 +26,65 @@ const maxNesting = 4000
 const nestingChecked = 2 * maxNesting
 
 // nestingBound returns an upper bound of how deep the parse tree of text
-// nests. Every token that can open a level counts one: a parenthesis or a
-// bracket until it closes, and each operator or keyword, until a comma,
-// AND, OR, WHEN, THEN, ELSE or semicolon starts a sibling at the same
-// level (PostgreSQL keeps those in flat lists). Names, constants and
-// comments count nothing.
+// nests. Every token that can open a level counts one: a parenthesis, a
+// bracket or a CASE until it closes, and each operator or keyword, until a
+// comma, AND, OR, WHEN, THEN, ELSE or semicolon starts a sibling at the
+// same level (PostgreSQL keeps those in flat lists). A UNION, INTERSECT or
+// EXCEPT nests the branches before it one level deeper, and starts a new
+// branch. Names, constants and comments count nothing.
 func nestingBound(text string) (int, error) {
 	scan, err := pg_query.Scan(text)
 	if err != nil {
 		return 0, err
 	}
-	// counts[i] are the operators since the last separator at level i.
-	counts := []int{0}
+	type level struct {
+		ops     int  // operators since the last separator
+		setOps  int  // UNIONs and such so far
+		closeBy byte // ')', ']' or 'E' (END of a CASE)
+	}
+	stack := []level{{}}
 	depth, most := 0, 0
+	open := func(by byte) {
+		stack = append(stack, level{closeBy: by})
+		depth++
+	}
+	closeLevel := func(by byte) {
+		if top := len(stack) - 1; top > 0 && stack[top].closeBy == by {
+			depth -= stack[top].ops + stack[top].setOps + 1
+			stack = stack[:top]
+		}
+	}
 	for _, t := range scan.Tokens {
-		top := len(counts) - 1
+		top := &stack[len(stack)-1]
 		switch t.Token {
-		case pg_query.Token_ASCII_40, pg_query.Token_ASCII_91: // ( [
-			counts = append(counts, 0)
-			depth++
-		case pg_query.Token_ASCII_41, pg_query.Token_ASCII_93: // ) ]
-			if top > 0 {
-				depth -= counts[top] + 1
-				counts = counts[:top]
-			}
+		case pg_query.Token_ASCII_40: // (
+			open(')')
+		case pg_query.Token_ASCII_91: // [
+			open(']')
+		case pg_query.Token_CASE:
+			open('E')
+		case pg_query.Token_ASCII_41:
+			closeLevel(')')
+		case pg_query.Token_ASCII_93:
+			closeLevel(']')
+		case pg_query.Token_END_P:
+			closeLevel('E')
 		case pg_query.Token_ASCII_44, pg_query.Token_ASCII_59, pg_query.Token_AND, pg_query.Token_OR,
 			pg_query.Token_WHEN, pg_query.Token_THEN, pg_query.Token_ELSE:
-			depth -= counts[top]
-			counts[top] = 0
+			depth -= top.ops
+			top.ops = 0
+		case pg_query.Token_UNION, pg_query.Token_INTERSECT, pg_query.Token_EXCEPT:
+			depth -= top.ops
+			top.ops = 0
+			top.setOps++
+			depth++
 		case pg_query.Token_IDENT, pg_query.Token_UIDENT, pg_query.Token_ICONST, pg_query.Token_FCONST,
 			pg_query.Token_SCONST, pg_query.Token_USCONST, pg_query.Token_BCONST, pg_query.Token_XCONST,
 			pg_query.Token_PARAM, pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
 		default:
 			// Operators and keywords (a keyword used as a name counts
 			// too: the bound only grows).
-			counts[top]++
+			top.ops++
 			depth++
 		}
 		most = max(most, depth)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -28,6 +27,13 @@ const deniedName = "sluice_denied_by_policy"
 func (ss *session) serveClient() error {
 	c, up := ss.c, ss.up
 	for {
+		if ss.q.full() {
+			// What is framed must reach the server, or its answers,
+			// which make room, never come.
+			if err := up.w.Flush(); err != nil {
+				return err
+			}
+		}
 		if !ss.q.waitRoom(ss.upDone) {
 			return errUpstreamGone
 		}
@@ -195,8 +201,12 @@ func (ss *session) query(body []byte) error {
 		}
 	}
 	ss.q.push(p)
+	armed := ss.armCopy(p)
 	ss.up.w.Frame('Q', body)
-	return ss.awaitCopy(p)
+	if armed {
+		return ss.awaitCopy()
+	}
+	return nil
 }
 
 // parse handles Parse: the statement is classified and decided now, and
@@ -296,14 +306,8 @@ func (ss *session) bind(body []byte) error {
 	}
 	pt := &portal{
 		cands: cands, portal: m.DestinationPortal, name: m.PreparedStatement,
-		params: auditParams(m.Parameters, m.ParameterFormatCodes), bound: len(cands), sync: ss.syncs,
-	}
-	if old := ss.portals[m.DestinationPortal]; old != nil {
-		// The new candidates last: the audit shows the last one decided.
-		// No approval carries over: if this Bind succeeds, its Execute
-		// runs anew.
-		pt.prev = old
-		pt.cands = append(slices.Clip(old.cands), cands...)
+		params: auditParams(m.Parameters, m.ParameterFormatCodes), sync: ss.syncs,
+		prev: ss.portals[m.DestinationPortal],
 	}
 	ss.portals[m.DestinationPortal] = pt
 	ss.q.push(&pending{kind: 'B', portal: pt})
@@ -359,8 +363,12 @@ func (ss *session) execute(body []byte) error {
 	}
 	p := &pending{kind: 'E', stmts: []*audited{a}}
 	ss.q.push(p)
+	armed := ss.armCopy(p)
 	ss.up.w.Frame('E', body)
-	return ss.awaitCopy(p)
+	if armed {
+		return ss.awaitCopy()
+	}
+	return nil
 }
 
 // denyAudited replaces the current request with a failing one whose error

@@ -63,13 +63,20 @@ func startsCopyIn(as []*audited) bool {
 	return false
 }
 
-// awaitCopy forwards p's request and waits for the server's answer when
-// it may start COPY IN (client side).
-func (ss *session) awaitCopy(p *pending) error {
+// armCopy arms the gate for p when it may start COPY IN, before p is
+// forwarded (a long request is written out as it is framed, and the
+// server may answer it at once); it reports whether it did.
+func (ss *session) armCopy(p *pending) bool {
 	if p.denied != nil || !startsCopyIn(p.stmts) {
-		return nil
+		return false
 	}
 	ss.copy.arm(p)
+	return true
+}
+
+// awaitCopy sends what is framed and waits for the server's answer to the
+// armed request (client side).
+func (ss *session) awaitCopy() error {
 	if err := ss.up.w.Flush(); err != nil {
 		return err
 	}

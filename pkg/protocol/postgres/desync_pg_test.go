@@ -252,6 +252,48 @@ func TestDesyncAttacks(t *testing.T) {
 		}
 	})
 
+	t.Run("a long batch rebinding one portal", func(t *testing.T) {
+		// Each Bind keeps only its own statement and a link to the
+		// portal before it (the union grew with the batch, squared).
+		c := desyncClient(t, srv, nil)
+		const n = 20000
+		sent := make(chan error, 1)
+		go func() {
+			c.fe.Send(&pgproto3.Parse{Name: "s1", Query: "SELECT 1"})
+			for range n {
+				c.fe.Send(&pgproto3.Bind{PreparedStatement: "s1"})
+				c.fe.Send(&pgproto3.Execute{})
+			}
+			c.fe.Send(&pgproto3.Sync{})
+			sent <- c.fe.Flush()
+		}()
+		got := c.until('Z')
+		if rows := strings.Count(strings.Join(got, " "), "D:1"); rows != n {
+			t.Fatalf("%d rows for %d executions", rows, n)
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a batch that fills the pending requests with small ones", func(t *testing.T) {
+		// What sluice holds framed must reach the server while it waits
+		// for room.
+		c := desyncClient(t, srv, nil)
+		sent := make(chan error, 1)
+		go func() {
+			for range 2 * maxPending {
+				c.fe.Send(&pgproto3.Close{ObjectType: 'P'})
+			}
+			c.fe.Send(&pgproto3.Sync{})
+			sent <- c.fe.Flush()
+		}()
+		c.until('Z')
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name   string
 		params map[string]string

@@ -68,11 +68,13 @@ func (ss *session) applyConfirmed() {
 				}
 			}
 		case x.bound != nil:
-			if pt := x.bound; ss.portals[pt.portal] == pt {
-				pt.cands, pt.prev = pt.cands[len(pt.cands)-pt.bound:], nil
-			}
+			// The server made it: whatever the name stood for before is
+			// gone, for it and for the Binds after it.
+			x.bound.confirmed, x.bound.prev = true, nil
 		case x.unbound != nil:
-			if pt := x.unbound; ss.portals[pt.portal] == pt {
+			pt := x.unbound
+			pt.failed = true
+			if ss.portals[pt.portal] == pt {
 				if pt.prev != nil {
 					ss.portals[pt.portal] = pt.prev
 				} else {

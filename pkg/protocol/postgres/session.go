@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -119,27 +120,39 @@ type portal struct {
 	// approved are candidates an earlier Execute of the portal ran under
 	// an approval: fetching more of their rows needs no new one.
 	approved map[*sqlclass.Statement]*approvalInfo
-	// bound is how many of cands (the last) this Bind bound. The others,
-	// and prev, are the portal the name stood for before: a Bind that
-	// fails leaves it in place on the server, so until the server answers
-	// both may run, and every candidate is decided at Execute. The answer
-	// narrows them (see effects).
-	bound int
-	prev  *portal
+	// prev is the portal the name stood for before this Bind: a Bind
+	// that fails leaves it in place on the server, so until the server
+	// answers, an Execute after the next Sync may run either, and is
+	// decided for every portal of the chain (see live). The server's
+	// answers cut it: a confirmed Bind replaced everything before it
+	// (confirmed, prev nil), a failed one never was (failed).
+	prev      *portal
+	confirmed bool
+	failed    bool
 	// sync is the number of Syncs the client had sent at this Bind.
 	sync uint64
 }
 
 // live returns the candidates an Execute may run when the client has
-// sent syncs Syncs: after a Sync that follows an unconfirmed Bind, the old
-// portal too (the Bind may have failed and left it); before, the new one
-// alone, since if the Bind fails the server skips to Sync, that Execute
-// included.
+// sent syncs Syncs: before the Sync that follows an unconfirmed Bind, its
+// own alone (if the Bind fails, the server skips to Sync, that Execute
+// included); after it, those of every portal the name may still stand
+// for, up to the last one confirmed.
 func (pt *portal) live(syncs uint64) []*sqlclass.Statement {
-	if pt.prev != nil && syncs == pt.sync {
-		return pt.cands[len(pt.cands)-pt.bound:]
+	if pt.confirmed || syncs == pt.sync {
+		return pt.cands
 	}
-	return pt.cands
+	var out []*sqlclass.Statement
+	for p := pt; p != nil; p = p.prev {
+		if !p.failed {
+			// Older ones first: the audit shows the last one decided.
+			out = append(slices.Clip(p.cands), out...)
+		}
+		if p.confirmed {
+			break
+		}
+	}
+	return out
 }
 
 // run inspects the session until either side closes, or ctx ends.
