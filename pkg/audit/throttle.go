@@ -3,6 +3,8 @@ package audit
 import (
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Throttle bounds how often one kind of event is written, for the events
@@ -25,6 +27,19 @@ type Throttle struct {
 // of burst.
 func NewThrottle(perSecond, burst int) *Throttle {
 	return &Throttle{perSecond: float64(perSecond), burst: float64(burst), tokens: float64(burst)}
+}
+
+// Pass returns e, with `suppressed` when events were held back before it,
+// or a nil event (which writes nothing) when e is held back.
+func (t *Throttle) Pass(e *zerolog.Event) *zerolog.Event {
+	ok, n := t.Allow(time.Now())
+	if !ok {
+		return e.Discard()
+	}
+	if n > 0 {
+		e = e.Uint64("suppressed", n)
+	}
+	return e
 }
 
 // Allow reports whether an event may be written at now and, if so, how

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/control"
@@ -33,14 +32,8 @@ func (h *controlHandler) Handle(ctx context.Context, peer control.Peer, req cont
 				label = req.Identity
 			}
 			d.metrics.Jobs.WithLabelValues(label, "refused").Inc()
-			if ok, n := d.jobRefusals.Allow(time.Now()); ok {
-				e := d.log.Warn(audit.JobRefused).Str("identity", req.Identity).Int32("pid", peer.PID).
-					Uint32("uid", peer.UID).Uint32("gid", peer.GID).Str("reason", err.Error())
-				if n > 0 {
-					e = e.Uint64("suppressed", n)
-				}
-				e.Msg("sluice run refused")
-			}
+			d.jobRefusals.Pass(d.log.Warn(audit.JobRefused)).Str("identity", req.Identity).Int32("pid", peer.PID).
+				Uint32("uid", peer.UID).Uint32("gid", peer.GID).Str("reason", err.Error()).Msg("sluice run refused")
 			return control.Response{Error: err.Error()}
 		}
 		d.metrics.Jobs.WithLabelValues(job.Identity, "started").Inc()

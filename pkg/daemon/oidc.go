@@ -53,16 +53,8 @@ func (d *Daemon) accepted(use string, tok *oidc.Token) {
 // token.
 func (d *Daemon) refused(use string, err error, fields func(*audit.Logger) *zerolog.Event) {
 	d.oidcMetrics.Verifications.WithLabelValues(oidc.IssuerOf(err), use, "refused", oidc.ReasonOf(err)).Inc()
-	ok, n := d.oidcRefusals.Allow(time.Now())
-	if !ok {
-		return
-	}
-	e := fields(d.log).Str("use", use).Str("issuer", oidc.IssuerOf(err)).Str("reason", oidc.ReasonOf(err)).
-		Str("error", err.Error())
-	if n > 0 {
-		e = e.Uint64("suppressed", n)
-	}
-	e.Msg("OIDC token refused")
+	d.oidcRefusals.Pass(fields(d.log)).Str("use", use).Str("issuer", oidc.IssuerOf(err)).Str("reason", oidc.ReasonOf(err)).
+		Str("error", err.Error()).Msg("OIDC token refused")
 }
 
 // peerEvent starts an oidc.refused event of a control-socket caller.

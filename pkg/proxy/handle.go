@@ -31,14 +31,8 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		if !errors.Is(err, intercept.ErrNoRecord) {
 			reason = err.Error()
 		}
-		if ok, n := p.rejected.Allow(time.Now()); ok {
-			e := p.log.Warn(audit.ConnectionRejected).Str("src", client.String()).Str("listener", local.String()).
-				Str("reason", reason)
-			if n > 0 {
-				e = e.Uint64("suppressed", n)
-			}
-			e.Msg("connection to the proxy without a kernel redirect record")
-		}
+		p.rejected.Pass(p.log.Warn(audit.ConnectionRejected)).Str("src", client.String()).Str("listener", local.String()).
+			Str("reason", reason).Msg("connection to the proxy without a kernel redirect record")
 		return
 	}
 
