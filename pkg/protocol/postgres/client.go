@@ -33,9 +33,9 @@ func (ss *session) serveClient() error {
 			if err := up.w.Flush(); err != nil {
 				return err
 			}
-		}
-		if !ss.q.waitRoom(ss.upDone) {
-			return errUpstreamGone
+			if !ss.q.waitRoom(ss.upDone) {
+				return errUpstreamGone
+			}
 		}
 		typ, n, err := c.r.Header(false)
 		if err != nil {
@@ -200,13 +200,7 @@ func (ss *session) query(body []byte) error {
 			ss.inspect.Store(true)
 		}
 	}
-	ss.q.push(p)
-	armed := ss.armCopy(p)
-	ss.up.w.Frame('Q', body)
-	if armed {
-		return ss.awaitCopy()
-	}
-	return nil
+	return ss.forward(p, 'Q', body)
 }
 
 // parse handles Parse: the statement is classified and decided now, and
@@ -361,14 +355,7 @@ func (ss *session) execute(body []byte) error {
 		ss.q.push(&pending{kind: kindOwnDescribe, stmts: []*audited{a}})
 		ss.up.w.Frame('D', append(append([]byte{'P'}, m.Portal...), 0))
 	}
-	p := &pending{kind: 'E', stmts: []*audited{a}}
-	ss.q.push(p)
-	armed := ss.armCopy(p)
-	ss.up.w.Frame('E', body)
-	if armed {
-		return ss.awaitCopy()
-	}
-	return nil
+	return ss.forward(&pending{kind: 'E', stmts: []*audited{a}}, 'E', body)
 }
 
 // denyAudited replaces the current request with a failing one whose error

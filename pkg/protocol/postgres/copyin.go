@@ -63,20 +63,18 @@ func startsCopyIn(as []*audited) bool {
 	return false
 }
 
-// armCopy arms the gate for p when it may start COPY IN, before p is
-// forwarded (a long request is written out as it is framed, and the
-// server may answer it at once); it reports whether it did.
-func (ss *session) armCopy(p *pending) bool {
+// forward queues p and frames its request (typ, body) for the server; when
+// the request may start COPY IN, it waits for the server's answer. The
+// gate is armed before the request is framed: a long one is written out
+// as it is framed, and the server may answer it at once.
+func (ss *session) forward(p *pending, typ byte, body []byte) error {
+	ss.q.push(p)
 	if p.denied != nil || !startsCopyIn(p.stmts) {
-		return false
+		ss.up.w.Frame(typ, body)
+		return nil
 	}
 	ss.copy.arm(p)
-	return true
-}
-
-// awaitCopy sends what is framed and waits for the server's answer to the
-// armed request (client side).
-func (ss *session) awaitCopy() error {
+	ss.up.w.Frame(typ, body)
 	if err := ss.up.w.Flush(); err != nil {
 		return err
 	}
