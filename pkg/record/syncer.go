@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sluicehq/sluice/pkg/record/headlog"
 )
 
@@ -112,7 +110,7 @@ func (s *Store) sync() error {
 			}
 			c.sealed = true
 		}
-		if err := unix.Fdatasync(int(c.r.f.Fd())); err != nil {
+		if err := c.r.out.sync(); err != nil {
 			note(fmt.Errorf("record: fsync %s: %w", c.r.rel, err))
 		}
 		dirs[filepath.Dir(filepath.Join(s.dir, c.r.rel))] = true
@@ -137,7 +135,7 @@ func (s *Store) sync() error {
 		}
 	}
 	for _, c := range logged {
-		c.r.f.Close()
+		c.r.release()
 		os.Remove(filepath.Join(s.dir, dirOpen, c.r.id))
 	}
 	s.mu.Lock()
@@ -174,7 +172,7 @@ func syncAll(rs []*Recording) []error {
 	for range min(len(rs), syncWorkers) {
 		wg.Go(func() {
 			for r := range next {
-				if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
+				if err := r.out.sync(); err != nil {
 					r.fail(fmt.Errorf("fsync: %w", err))
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("record: fsync %s: %w", r.rel, err))
