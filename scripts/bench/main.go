@@ -20,7 +20,8 @@ import (
 	"time"
 )
 
-// cpuProfile, when set, is passed to sluiced --cpuprofile.
+// cpuProfile, when set, is where each sluiced started writes a CPU profile
+// (--cpuprofile), suffixed with its number and variant.
 var cpuProfile string
 
 func main() {
@@ -31,11 +32,13 @@ func main() {
 	pgRounds := flag.Int("pgbench-rounds", 3, "interleaved pgbench runs per configuration")
 	pgSeconds := flag.Int("pgbench-seconds", 5, "length of one pgbench run")
 	pgCases := flag.String("pgbench-cases", "", "only these pgbench configurations, e.g. simple/8,prepared/1")
+	recPairs := flag.Int("recording-pairs", 9, "pairs of recording on/off runs")
+	recSeconds := flag.Int("recording-seconds", 4, "length of one recording on/off run")
 	maskRows := flag.Int64("mask-rows", 10_000_000, "rows of the streamed results of the masking section")
 	maskRounds := flag.Int("mask-rounds", 3, "interleaved rounds of the masking section")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "have sluiced write a CPU profile here")
-	only := flag.String("only", "", "run only this section: connect, tag, pgbench, mask")
-	relay := flag.String("relay", "", "internal: run as a relay of the relay floor (go or epoll)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "have each sluiced started write a CPU profile to this path, suffixed .N.VARIANT")
+	only := flag.String("only", "", "run only this section: connect, tag, pgbench, recording, mask")
+	relay := flag.String("relay", "", "internal: run as a relay of the relay floor (go, thread or epoll)")
 	relayListen := flag.String("relay-listen", "", "internal: the relay's address")
 	relayUp := flag.String("relay-up", "", "internal: where the relay connects")
 	flag.Parse()
@@ -67,6 +70,7 @@ func main() {
 	run("tag", func() (section, error) { return runTagLatency(env, 50) })
 	if env.pg != nil {
 		run("pgbench", func() (section, error) { return runPgbench(env, *pgRounds, *pgSeconds, *pgCases) })
+		run("recording", func() (section, error) { return runRecordingCost(env, *recPairs, *recSeconds) })
 		run("mask", func() (section, error) { return runMaskStream(env, *maskRounds, *maskRows) })
 	}
 	env.teardown()

@@ -96,7 +96,7 @@ func startPG(dir string) (*pgEnv, error) {
 		}
 	}
 	p.relays = map[string]*relayProc{}
-	for _, mode := range []string{"go", "epoll"} {
+	for _, mode := range []string{"go", "thread", "epoll"} {
 		r, err := startRelay(mode, srv.Addr().String())
 		if err != nil {
 			p.stop()
@@ -140,7 +140,7 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	case "pgbouncer":
 		host, port = e.pg.bouncer.Host, e.pg.bouncer.Port
 		proxy = e.pg.bouncer.PID()
-	case "relay-go", "relay-epoll":
+	case "relay-go", "relay-thread", "relay-epoll":
 		r := e.pg.relays[strings.TrimPrefix(c.path, "relay-")]
 		host, port = r.host, r.port
 		proxy = r.cmd.Process.Pid
@@ -229,11 +229,14 @@ func cpuTime(pid int) (time.Duration, error) {
 // direct, through sluice and through pgbouncer, interleaved round by round.
 // A non-empty only ("simple/8,prepared/1") restricts the configurations.
 func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) {
-	paths := []string{"direct", "sluice"}
+	// sluice last: the same daemon without recording, and as a plain TCP
+	// relay, are measured right after it, so that each on/off pair is
+	// measured back to back.
+	paths := []string{"direct"}
 	if e.pg.bouncer != nil {
 		paths = append(paths, "pgbouncer")
 	}
-	paths = append(paths, "relay-go", "relay-epoll")
+	paths = append(paths, "relay-go", "relay-thread", "relay-epoll", "sluice")
 	type config struct {
 		mode    string
 		clients int
@@ -267,25 +270,23 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 					return section{}, err
 				}
 			}
-		}
-		// The same through a daemon that does not record, for the cost of
-		// recording, and through one that relays the target as plain TCP,
-		// for the cost of inspection; then back.
-		for _, v := range []struct {
-			variant daemonVariant
-			path    string
-		}{{noRecording, "sluice-norec"}, {tcpRelay, "sluice-tcp"}} {
-			if err := e.restartDaemon(v.variant); err != nil {
-				return section{}, err
-			}
-			for _, cf := range configs {
+			// The same through a daemon that does not record, for the cost
+			// of recording, and through one that relays the target as
+			// plain TCP, for the cost of inspection; then back.
+			for _, v := range []struct {
+				variant daemonVariant
+				path    string
+			}{{noRecording, "sluice-norec"}, {tcpRelay, "sluice-tcp"}} {
+				if err := e.restartDaemon(v.variant); err != nil {
+					return section{}, err
+				}
 				if err := measure(v.path, cf); err != nil {
 					return section{}, err
 				}
 			}
-		}
-		if err := e.restartDaemon(full); err != nil {
-			return section{}, err
+			if err := e.restartDaemon(full); err != nil {
+				return section{}, err
+			}
 		}
 	}
 	med := func(c pgbenchCase, f func(sample) float64) float64 {
@@ -337,33 +338,36 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	b.WriteString("the proxy process's user and system CPU time during the run divided by the transactions pgbench completed;\n")
 	b.WriteString("it is the least noisy of these figures, since on a 2-core machine the client, the server and the proxy\n")
 	b.WriteString("compete for the same cores.\n\n")
-	b.WriteString("Where sluice's cost comes from, in the same rounds: the same daemon with `recording: { enabled: false }`\n")
-	b.WriteString("(\"recording on / off\" divides sluice's TPS by its TPS; goal ≥ 0.9), and with the target declared\n")
-	b.WriteString("`protocol: tcp`: the same kernel redirect, attribution and identity, bytes relayed by two goroutines\n")
-	b.WriteString("without inspection, events or statement recording (the floor of sluice's Go data path).\n\n")
-	b.WriteString("| protocol | clients | recording on / off | CPU per query, recording off | TCP relay / direct | TCP relay added per query | TCP relay CPU per query |\n")
+	b.WriteString("Where sluice's cost comes from, in the same rounds: the same daemon with `recording: { enabled: false }`,\n")
+	b.WriteString("measured right after sluice in each round (the cost of recording on its own is measured more closely in\n")
+	b.WriteString("\"Recording: on / off\" below), and with the target declared `protocol: tcp`: the same kernel redirect,\n")
+	b.WriteString("attribution and identity, bytes relayed by two goroutines without inspection, events or statement\n")
+	b.WriteString("recording (the floor of sluice's Go data path).\n\n")
+	b.WriteString("| protocol | clients | recording off / direct | CPU per query, recording off | TCP relay / direct | TCP relay added per query | TCP relay CPU per query |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, cf := range configs {
 		d, added := direct(cf)
-		s := med(pgbenchCase{"sluice", cf.mode, cf.clients}, tps)
 		nc := pgbenchCase{"sluice-norec", cf.mode, cf.clients}
 		tc := pgbenchCase{"sluice-tcp", cf.mode, cf.clients}
 		t := med(tc, tps)
 		fmt.Fprintf(&b, "| %s | %d | %.3f | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
-			cf.mode, cf.clients, s/med(nc, tps), med(nc, cpu), t/d, added(t), med(tc, cpu))
+			cf.mode, cf.clients, med(nc, tps)/d, med(nc, cpu), t/d, added(t), med(tc, cpu))
 	}
-	b.WriteString("\nThe relay floor, in the same rounds: two bare TCP relays in Go that are not part of sluice and parse\n")
+	b.WriteString("\nThe relay floor, in the same rounds: three bare TCP relays in Go that are not part of sluice and parse\n")
 	b.WriteString("nothing (scripts/bench/relayfloor.go). \"Goroutines\" copies each direction in a goroutine of its own\n")
-	b.WriteString("through Go's netpoller, as sluice's data path does; \"epoll\" serves every connection from one thread\n")
-	b.WriteString("polling raw descriptors, as pgbouncer does. They bound what relaying alone costs on this machine.\n\n")
-	b.WriteString("| protocol | clients | goroutines / direct | goroutines added per query | goroutines CPU per query | epoll / direct | epoll added per query | epoll CPU per query |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("through Go's netpoller, as sluice's data path does; \"threads\" copies each direction with blocking\n")
+	b.WriteString("read(2) and write(2) on an OS thread of its own, around the netpoller; \"epoll\" serves every connection\n")
+	b.WriteString("from one thread polling raw descriptors, as pgbouncer does. They bound what relaying alone costs on this\n")
+	b.WriteString("machine.\n\n")
+	b.WriteString("| protocol | clients | relay | / direct | added per query | CPU per query |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|\n")
 	for _, cf := range configs {
 		d, added := direct(cf)
-		gc, ec := pgbenchCase{"relay-go", cf.mode, cf.clients}, pgbenchCase{"relay-epoll", cf.mode, cf.clients}
-		g, ep := med(gc, tps), med(ec, tps)
-		fmt.Fprintf(&b, "| %s | %d | %.3f | %+.1f µs | %.1f µs | %.3f | %+.1f µs | %.1f µs |\n",
-			cf.mode, cf.clients, g/d, added(g), med(gc, cpu), ep/d, added(ep), med(ec, cpu))
+		for _, r := range []struct{ path, name string }{{"relay-go", "goroutines"}, {"relay-thread", "threads"}, {"relay-epoll", "epoll"}} {
+			rc := pgbenchCase{r.path, cf.mode, cf.clients}
+			v := med(rc, tps)
+			fmt.Fprintf(&b, "| %s | %d | %s | %.3f | %+.1f µs | %.1f µs |\n", cf.mode, cf.clients, r.name, v/d, added(v), med(rc, cpu))
+		}
 	}
 	return section{title: "PostgreSQL: pgbench -S", text: b.String()}, nil
 }

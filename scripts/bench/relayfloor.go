@@ -13,11 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The relay floor: two bare TCP relays, not part of sluice, that show what
-// relaying alone costs in Go on this machine. "go" copies each direction in
-// its own goroutine through Go's netpoller, as sluice's data path does;
-// "epoll" serves every connection from one thread polling raw descriptors,
-// as pgbouncer does. Neither parses anything. bench runs each as a child
+// The relay floor: three bare TCP relays, not part of sluice, that show
+// what relaying alone costs in Go on this machine. "go" copies each
+// direction in its own goroutine through Go's netpoller, as sluice's data
+// path does; "thread" copies each direction with blocking system calls on
+// a locked OS thread of its own, around the netpoller; "epoll" serves
+// every connection from one thread polling raw descriptors, as pgbouncer
+// does. Neither parses anything. bench runs each as a child
 // process of its own (bench -relay MODE -listen ADDR -up ADDR), so that its
 // CPU time can be measured apart.
 
@@ -33,8 +35,8 @@ func runRelay(mode, listen, up string) error {
 			return err
 		}
 		go lp.run()
-	} else if mode != "go" {
-		return fmt.Errorf("relay mode %q: want go or epoll", mode)
+	} else if mode != "go" && mode != "thread" {
+		return fmt.Errorf("relay mode %q: want go, thread or epoll", mode)
 	}
 	for {
 		c, err := ln.Accept()
@@ -44,6 +46,12 @@ func runRelay(mode, listen, up string) error {
 		u, err := net.Dial("tcp", up)
 		if err != nil {
 			c.Close()
+			continue
+		}
+		if mode == "thread" {
+			if err := threadPair(c.(*net.TCPConn), u.(*net.TCPConn)); err != nil {
+				return err
+			}
 			continue
 		}
 		if lp == nil {
@@ -77,6 +85,54 @@ func copyConn(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// threadPair relays a and b with blocking descriptors, each direction on
+// a locked OS thread of its own, bypassing Go's netpoller.
+func threadPair(a, b *net.TCPConn) error {
+	fa, err := rawFD(a)
+	a.Close()
+	if err != nil {
+		b.Close()
+		return err
+	}
+	fb, err := rawFD(b)
+	b.Close()
+	if err != nil {
+		unix.Close(fa)
+		return err
+	}
+	unix.SetNonblock(fa, false)
+	unix.SetNonblock(fb, false)
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			unix.Shutdown(fa, unix.SHUT_RDWR)
+			unix.Shutdown(fb, unix.SHUT_RDWR)
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	dir := func(from, to int) {
+		defer wg.Done()
+		runtime.LockOSThread()
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := unix.Read(from, buf)
+			if n <= 0 || err != nil {
+				done()
+				return
+			}
+			if writeAll(to, buf[:n]) != nil {
+				done()
+				return
+			}
+		}
+	}
+	go dir(fa, fb)
+	go dir(fb, fa)
+	go func() { wg.Wait(); unix.Close(fa); unix.Close(fb) }()
+	return nil
 }
 
 // epollLoop relays between pairs of raw, non-blocking descriptors from

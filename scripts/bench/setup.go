@@ -29,7 +29,7 @@ type benchEnv struct {
 	daemon   *exec.Cmd
 	bin      string
 	variant  daemonVariant // how the running daemon handles the PostgreSQL target
-	profiled bool          // a daemon was started with --cpuprofile
+	profiles int           // daemons started with --cpuprofile
 	echo     net.Listener
 	echoAddr netip.AddrPort
 	pg       *pgEnv // nil when PostgreSQL is not installed
@@ -37,6 +37,16 @@ type benchEnv struct {
 
 // daemonVariant is how a bench daemon handles the PostgreSQL target.
 type daemonVariant int
+
+func (v daemonVariant) String() string {
+	switch v {
+	case noRecording:
+		return "norec"
+	case tcpRelay:
+		return "tcp"
+	}
+	return "full"
+}
 
 const (
 	// full: the PostgreSQL inspector with every session recorded.
@@ -197,10 +207,10 @@ targets:
 		return err
 	}
 	args := []string{"--config", path}
-	if cpuProfile != "" && !e.profiled {
-		// The first daemon only: a restart would overwrite its profile.
-		e.profiled = true
-		args = append(args, "--cpuprofile", cpuProfile)
+	if cpuProfile != "" {
+		// One profile per daemon started: PATH.N.VARIANT.
+		e.profiles++
+		args = append(args, "--cpuprofile", fmt.Sprintf("%s.%d.%s", cpuProfile, e.profiles, e.variant))
 	}
 	e.daemon = exec.Command(filepath.Join(bin, "sluiced"), args...)
 	e.daemon.Stdout = logf
