@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"bytes"
+
 	"github.com/rs/zerolog"
 
 	"github.com/sluicehq/sluice/pkg/audit/ocsf"
@@ -27,6 +29,35 @@ func (s *Session) Fields(e *zerolog.Event) *zerolog.Event {
 		e = e.Dict("oidc", OIDCDict(a.OIDC))
 	}
 	return e
+}
+
+// FieldsKey and a run from FieldsRun, given to RawJSON, write what Fields
+// writes.
+const FieldsKey = "session"
+
+// FieldsRun renders once what Fields adds, followed by what more adds,
+// for events written many times per session: e.RawJSON(FieldsKey, run)
+// then writes the same bytes as more(s.Fields(e)) with one copy. The run
+// is the value of the first field (the session id) followed by the other
+// fields; the session must not change after it is rendered. more may be
+// nil. It returns nil if the rendering is not of that shape (a zerolog
+// that formats otherwise): callers then use Fields.
+func (s *Session) FieldsRun(more func(*zerolog.Event) *zerolog.Event) []byte {
+	var buf bytes.Buffer
+	l := zerolog.New(&buf)
+	e := s.Fields(l.Log())
+	if more != nil {
+		e = more(e)
+	}
+	e.Send()
+	run, ok := bytes.CutPrefix(buf.Bytes(), []byte(`{"`+FieldsKey+`":`))
+	if !ok {
+		return nil
+	}
+	if run, ok = bytes.CutSuffix(run, []byte("}\n")); !ok {
+		return nil
+	}
+	return run
 }
 
 // OIDCDict is the oidc object of events: issuer, subject, jti, expiry and

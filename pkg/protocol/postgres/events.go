@@ -1,15 +1,61 @@
 package postgres
 
 import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/policy"
+	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sqlclass"
 )
 
 // maxEventStatement bounds the statement text carried by an event.
 const maxEventStatement = 4096
+
+// newEventSession returns a session of h for s logged in upstream as up,
+// with what its events share rendered once.
+func newEventSession(h *Handler, s *protocol.Session, up *upstream) *session {
+	ss := &session{h: h, s: s, up: up, ocsf: ocsfContext(s, up, "")}
+	ss.events.fields = s.FieldsRun(ss.queryFields)
+	ss.events.counters = map[counterKey]prometheus.Counter{}
+	ss.events.seconds = h.deps.Metrics.StatementSeconds.WithLabelValues(s.Target)
+	return ss
+}
+
+// sessionEvents is what a session's db.query events share: their
+// session fields, rendered once, and the session's metrics.
+type sessionEvents struct {
+	fields   []byte // protocol.Session.FieldsRun; nil: written field by field
+	seconds  prometheus.Observer
+	mu       sync.Mutex
+	counters map[counterKey]prometheus.Counter
+}
+
+type counterKey struct{ kind, decision string }
+
+// queryFields adds the session's fields of a db.query event after those
+// of protocol.Session.Fields.
+func (ss *session) queryFields(e *zerolog.Event) *zerolog.Event {
+	return e.Str("protocol", "postgres").Str("database", ss.up.database).Str("user", ss.up.user)
+}
+
+// statements returns the counter of the session's statements of kind
+// decided decision.
+func (ss *session) statements(kind, decision string) prometheus.Counter {
+	ev := &ss.events
+	k := counterKey{kind, decision}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	c, ok := ev.counters[k]
+	if !ok {
+		c = ss.h.deps.Metrics.Statements.WithLabelValues(ss.s.Identity, ss.s.Target, kind, decision)
+		ev.counters[k] = c
+	}
+	return c
+}
 
 // emit writes one db.query event per audited statement and counts it.
 func (ss *session) emit(done []*audited) {
@@ -28,9 +74,9 @@ func (ss *session) emitOne(a *audited) {
 	case a.dec.Action == policy.Review && a.runs():
 		decision = "approved"
 	}
-	h.deps.Metrics.Statements.WithLabelValues(s.Identity, s.Target, string(a.st.Kind), decision).Inc()
+	ss.statements(string(a.st.Kind), decision).Inc()
 	if a.runs() && a.err == nil && a.note == "" && a.phase != "parse" {
-		h.deps.Metrics.StatementSeconds.WithLabelValues(s.Target).Observe(a.duration.Seconds())
+		ss.events.seconds.Observe(a.duration.Seconds())
 	}
 
 	var e *zerolog.Event
@@ -47,8 +93,12 @@ func (ss *session) emitOne(a *audited) {
 	if len(text) > maxEventStatement {
 		text = text[:maxEventStatement] + "…"
 	}
-	e = s.Fields(e).Str("protocol", "postgres").Str("database", ss.up.database).Str("user", ss.up.user).
-		Str("phase", a.phase).Str("statement", text).Str("kind", string(st.Kind)).Str("command", st.Command)
+	if run := ss.events.fields; run != nil {
+		e = e.RawJSON(protocol.FieldsKey, run)
+	} else {
+		e = ss.queryFields(s.Fields(e))
+	}
+	e = e.Str("phase", a.phase).Str("statement", text).Str("kind", string(st.Kind)).Str("command", st.Command)
 	if a.name != "" {
 		e = e.Str("prepared", a.name)
 	}

@@ -83,6 +83,8 @@ type session struct {
 
 	// ocsf is what the OCSF objects of the session's events share.
 	ocsf *ocsf.Context
+	// events is what its db.query events share.
+	events sessionEvents
 }
 
 // prepared is a protocol-level prepared statement: the classifications it
@@ -166,15 +168,11 @@ func (h *Handler) run(ctx context.Context, s *protocol.Session, c *conn, up *ups
 	if v, ok := startupSetting(up.params, "search_path"); ok {
 		path = sqlclass.ParseSearchPath(v)
 	}
-	ss := &session{
-		h: h, s: s, c: c, up: up, dial: dial, ctx: ctx, end: end, upDone: make(chan struct{}),
-		sql:     sqlclass.NewSession(up.user, path),
-		stmts:   map[string]*prepared{},
-		portals: map[string]*portal{},
-		copy:    newCopyGate(),
-		q:       queue{room: make(chan struct{}, 1)},
-		ocsf:    ocsfContext(s, up, ""),
-	}
+	ss := newEventSession(h, s, up)
+	ss.c, ss.dial, ss.ctx, ss.end, ss.upDone = c, dial, ctx, end, make(chan struct{})
+	ss.sql = sqlclass.NewSession(up.user, path)
+	ss.stmts, ss.portals = map[string]*prepared{}, map[string]*portal{}
+	ss.copy, ss.q = newCopyGate(), queue{room: make(chan struct{}, 1)}
 	if v, ok := startupSetting(up.params, "statement_timeout"); ok {
 		ss.sql.SetStatementTimeout(v)
 	}
