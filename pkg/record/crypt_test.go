@@ -117,16 +117,16 @@ func TestRetryNonce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := r.out.f
+	good := r.f
 	ro, err := os.Open(good.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.out.f = ro // writes fail with EBADF
+	r.f = ro // writes fail with EBADF
 	if _, err := r.Append(pgEvents()[1]); !errors.Is(err, ErrWrite) {
 		t.Fatalf("Append to a read-only file: %v, want ErrWrite", err)
 	}
-	r.out.f = good
+	r.f = good
 	ro.Close()
 	seq, err := r.Append(pgEvents()[3])
 	if err != nil || seq != 1 {

@@ -13,10 +13,9 @@
 // opens the head log (package headlog) and seals what a previous run left
 // open (kill -9, power loss): a partial last line is cut and an end event
 // with reason "daemon_restart" is appended, signed and logged. Append
-// hands one complete line to the kernel (pwrite(2), or a copy into a
-// shared mapping of a preallocated region once the recording has grown:
-// see appendFile) and returns once it is in the page cache: the event
-// survives a crash of the process. It never waits for the disk; one goroutine per store syncs
+// writes one complete line with one write(2) on an O_APPEND file and
+// returns once that call has returned: the event survives a crash of the
+// process. It never waits for the disk; one goroutine per store syncs
 // every recording written to each Options.FsyncInterval (group commit),
 // then logs the heads of the recordings closed since. A write that fails
 // (ENOSPC, EIO, short write) is undone (the file is cut back to its last

@@ -26,9 +26,6 @@ func FuzzReader(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, b := range paddedSeeds(f, readSeed(f, "plain")) {
-		f.Add(b)
-	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _, _ = tailEnd(bytes.NewReader(data), int64(len(data)))
 		for _, opts := range []ReadOptions{{}, {Identities: []age.Identity{id}}} {
@@ -79,38 +76,22 @@ func TestFuzzSeeds(t *testing.T) {
 		writeFuzzSeeds(t)
 	}
 	id, _ := age.ParseX25519Identity(fuzzIdentity)
-	// A recording still open, or left open by a crash, is padded with
-	// zeros past its lines: read up to them, and a line cut by them is
-	// partial.
-	for name, data := range paddedSeeds(t, readSeed(t, "plain")) {
-		t.Run(name, func(t *testing.T) {
-			rd, err := NewReader(bytes.NewReader(data), ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for err == nil {
-				if _, err = rd.Next(); err == nil {
-					n++
-				}
-			}
-			want := "EOF"
-			if name == "padded-torn" {
-				want = "partial last line"
-			}
-			if !strings.Contains(err.Error(), want) || n != 2 || rd.Signature() != nil {
-				t.Errorf("%d events, then %v; want 2 events, then %q", n, err, want)
-			}
-		})
-	}
 	for name, want := range map[string]string{
 		"plain": "", "encrypted": "", "other-kinds": "",
 		"plain-truncated": "partial last line", "encrypted-truncated": "partial last line",
 		"plain-reordered": "wrong seq", "encrypted-reordered": "wrong seq",
 	} {
 		t.Run(name, func(t *testing.T) {
-			data := readSeed(t, name)
-			rd, err := NewReader(bytes.NewReader(data), ReadOptions{Identities: []age.Identity{id}})
+			b, err := os.ReadFile(filepath.Join("testdata/fuzz/FuzzReader", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := strings.TrimSuffix(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[1], "[]byte("), ")\n")
+			data, err := strconv.Unquote(body)
+			if err != nil {
+				t.Fatalf("corpus file: %v", err)
+			}
+			rd, err := NewReader(strings.NewReader(data), ReadOptions{Identities: []age.Identity{id}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,37 +105,6 @@ func TestFuzzSeeds(t *testing.T) {
 				t.Errorf("got %v, want an error with %q", err, want)
 			}
 		})
-	}
-}
-
-// readSeed returns the recording held by a file of the seed corpus.
-func readSeed(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata/fuzz/FuzzReader", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := strings.TrimSuffix(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[1], "[]byte("), ")\n")
-	data, err := strconv.Unquote(body)
-	if err != nil {
-		t.Fatalf("corpus file %s: %v", name, err)
-	}
-	return []byte(data)
-}
-
-// paddedSeeds derives from a whole recording its first three lines
-// followed by the zero padding of a preallocated file, with and without
-// half of the fourth line (a copy that did not complete).
-func paddedSeeds(t testing.TB, whole []byte) map[string][]byte {
-	ls := bytes.SplitAfter(whole, []byte{'\n'})
-	if len(ls) < 4 {
-		t.Fatalf("seed recording of %d lines", len(ls))
-	}
-	pad := make([]byte, 4096)
-	lines := bytes.Join(ls[:3], nil)
-	return map[string][]byte{
-		"padded":      append(bytes.Clone(lines), pad...),
-		"padded-torn": append(append(bytes.Clone(lines), ls[3][:len(ls[3])/2]...), pad...),
 	}
 }
 

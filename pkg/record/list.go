@@ -161,7 +161,6 @@ func readInfo(dir, rel string) Info {
 		info.Reason = end.Reason
 	} else {
 		info.Open = true
-		info.Size = rd.Offset() // not its zero padding
 	}
 	return info
 }
@@ -173,9 +172,6 @@ func tailEnd(f io.ReaderAt, size int64) (*End, time.Time, bool) {
 	buf := make([]byte, size-off)
 	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, time.Time{}, false
-	}
-	if i := bytes.IndexByte(buf, 0); i >= 0 {
-		buf = buf[:i] // the zero padding of a recording still open
 	}
 	lines := bytes.Split(bytes.TrimSuffix(buf, []byte{'\n'}), []byte{'\n'})
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-2; i-- {

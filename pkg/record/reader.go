@@ -297,18 +297,11 @@ func (r *Reader) open(p *parsedLine) ([]byte, error) {
 }
 
 // readLine returns the next complete line without its newline. A last
-// line without a newline is a *LineError with Partial set. A zero byte
-// ends the recording: the file of a recording still open (or left open
-// by a crash) is preallocated past its lines and padded with zeros, which
-// a line of JSON never holds. A zero at the start of a line is the end of
-// the file; within a line, the line is partial.
+// line without a newline is a *LineError with Partial set.
 func (r *Reader) readLine() ([]byte, error) {
 	r.long = r.long[:0]
 	for {
 		chunk, err := r.br.ReadSlice('\n')
-		if i := bytes.IndexByte(chunk, 0); i >= 0 {
-			chunk, err = chunk[:i], io.EOF
-		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			r.long = append(r.long, chunk...)
 			if len(r.long) >= MaxLine {

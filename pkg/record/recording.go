@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -19,8 +20,8 @@ import (
 // implements it.
 //
 // Append writes one event and returns its seq once the whole line has been
-// handed to the kernel (it is in the page cache: see appendFile), before
-// the caller forwards what the event describes; it never waits for fsync. On error nothing of
+// handed to the kernel (write(2) returned), before the caller forwards
+// what the event describes; it never waits for fsync. On error nothing of
 // the event is in the recording, the error matches ErrWrite (or
 // ErrTooLarge, ErrInvalid, ErrClosed), and the caller refuses what it was
 // about to forward (on_record_failure: deny). Append is safe for
@@ -31,7 +32,7 @@ import (
 // upstream (a statement's result): it numbers and chains the event at
 // once, but hands its line to the kernel together with the next Append,
 // or at the store's next sync round, whichever comes first; a statement
-// costs one write, not two. A kill -9 of the daemon can thus lose the
+// costs one write(2), not two. A kill -9 of the daemon can thus lose the
 // results of the last sync interval, never a statement. Its error is
 // about the event itself (ErrTooLarge, ErrInvalid, ErrClosed): a failure
 // to write surfaces at the next Append, which then fails as a whole.
@@ -51,12 +52,13 @@ var _ Recorder = (*Recording)(nil)
 type Recording struct {
 	s       *Store
 	id, rel string
-	out     appendFile
+	f       *os.File
 	aead    cipher.AEAD // nil: not encrypted
 
 	mu                 sync.Mutex
 	seq                uint64 // of the next event
 	prev               Digest // hash of the last event numbered, written or not
+	size               int64  // bytes of complete lines in the file
 	later              []byte // lines numbered by AppendLater, not yet written
 	retry              uint32
 	buf, plain, sealed []byte
@@ -114,7 +116,7 @@ func (s *Store) Create(h Header) (*Recording, error) {
 		err = cerr
 	}
 	if err == nil {
-		r.out.f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		r.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	}
 	if err != nil {
 		os.Remove(marker)
@@ -128,7 +130,7 @@ func (s *Store) Create(h Header) (*Recording, error) {
 		_, err = r.write(line, hash)
 	}
 	if err != nil {
-		r.release()
+		r.f.Close()
 		os.Remove(path)
 		os.Remove(marker)
 		return nil, err
@@ -136,7 +138,7 @@ func (s *Store) Create(h Header) (*Recording, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		r.release()
+		r.f.Close()
 		return nil, ErrClosed // its marker stays: the next Open seals it
 	}
 	s.open[r.id] = r
@@ -233,7 +235,7 @@ func (r *Recording) append(ev Event, later bool) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if max := r.s.opts.MaxSessionBytes; max > 0 && r.out.size+int64(len(r.later)+len(line)) > max {
+	if max := r.s.opts.MaxSessionBytes; max > 0 && r.size+int64(len(r.later)+len(line)) > max {
 		return 0, fmt.Errorf("%w (%d bytes)", ErrSessionFull, max)
 	}
 	var seq uint64
@@ -301,8 +303,8 @@ func (r *Recording) encode(ev Event, kind Kind, decision string, t time.Time) ([
 }
 
 // write appends one complete line, after the lines AppendLater queued,
-// at once. On failure the file is cut back to its last complete line; the
-// queued lines stay queued.
+// with a single write(2). On failure the file is cut back to its last
+// complete line; the queued lines stay queued.
 func (r *Recording) write(line []byte, hash Digest) (uint64, error) {
 	if cap(r.buf) > 1<<20 {
 		defer func() { r.buf, r.plain, r.sealed = nil, nil, nil }()
@@ -316,15 +318,19 @@ func (r *Recording) write(line []byte, hash Digest) (uint64, error) {
 	return seq, nil
 }
 
-// writeOut writes the queued lines followed by line, at once.
+// writeOut writes the queued lines followed by line in one write(2).
 func (r *Recording) writeOut(line []byte) error {
 	out, queued := line, len(r.later)
 	if queued > 0 {
 		r.later = append(r.later, line...)
 		out = r.later
 	}
-	if err := r.out.append(out); err != nil {
+	n, err := r.f.Write(out)
+	if err != nil || n != len(out) {
 		r.later = r.later[:queued]
+		if err == nil {
+			err = io.ErrShortWrite
+		}
 		if r.aead != nil {
 			// The payload's nonce may have reached the disk: never use it again.
 			if r.retry == math.MaxUint32 {
@@ -332,11 +338,14 @@ func (r *Recording) writeOut(line []byte) error {
 			}
 			r.retry++
 		}
-		if r.out.stuck != nil {
-			r.broken = r.out.stuck
+		if n > 0 {
+			if terr := r.f.Truncate(r.size); terr != nil {
+				r.broken = fmt.Errorf("a partial line could not be removed: %w", terr)
+			}
 		}
 		return fmt.Errorf("%w: %s: %w", ErrWrite, r.rel, err)
 	}
+	r.size += int64(n)
 	if queued > 0 {
 		if cap(r.later) > maxLater {
 			r.later = nil
@@ -386,7 +395,6 @@ func (r *Recording) seal(sum Summary, cut int64) error {
 	if _, err := r.write(line, hash); err != nil {
 		return err
 	}
-	r.out.finish()
 	return nil
 }
 
@@ -409,14 +417,6 @@ func (r *Recording) head() (Digest, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.prev, r.seq
-}
-
-// release unmaps the file, cuts it to its lines and closes it.
-func (r *Recording) release() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.out.finish()
-	r.out.f.Close()
 }
 
 // fail marks the recording as unable to take more events.

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -68,7 +67,7 @@ func (s *Store) recoverOne(id string) Recovery {
 		return rec
 	}
 	path := filepath.Join(s.dir, rel)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		os.Remove(marker)
 		return fail("the recording file %s is missing: nothing to seal", rel)
@@ -76,7 +75,7 @@ func (s *Store) recoverOne(id string) Recovery {
 	if err != nil {
 		return fail("%w", err)
 	}
-	r := &Recording{s: s, id: id, rel: rel, out: appendFile{f: f, plainOnly: true}}
+	r := &Recording{s: s, id: id, rel: rel, f: f}
 	keep := false
 	defer func() {
 		if !keep {
@@ -104,29 +103,22 @@ func (s *Store) recoverOne(id string) Recovery {
 		}
 		var le *LineError
 		if errors.As(err, &le) && le.Partial {
+			fi, serr := f.Stat()
+			if serr != nil {
+				return fail("%w", serr)
+			}
+			rec.Cut = fi.Size() - rd.Offset()
+			if err := f.Truncate(rd.Offset()); err != nil {
+				return fail("cutting the partial last line: %w", err)
+			}
 			break
 		}
 		if err != nil {
 			return fail("%s: %w", rel, err)
 		}
 	}
-	// Past the last complete line: a partial line (a write or copy that
-	// did not complete, so nothing of it was forwarded), then the zero
-	// bytes of a preallocated region.
-	fi, err := f.Stat()
-	if err != nil {
-		return fail("%w", err)
-	}
-	if fi.Size() > rd.Offset() {
-		if rec.Cut, err = partialLength(f, rd.Offset(), fi.Size()); err != nil {
-			return fail("%w", err)
-		}
-		if err := f.Truncate(rd.Offset()); err != nil {
-			return fail("cutting the partial last line: %w", err)
-		}
-	}
 	r.prev, r.seq = rd.Head()
-	r.out.size, r.out.alloc = rd.Offset(), rd.Offset()
+	r.size = rd.Offset()
 	r.statements, r.denied = rd.Counts()
 	r.closed = true
 	c := &closing{r: r, sum: Summary{Reason: ReasonDaemonRestart}, cut: rec.Cut}
@@ -156,30 +148,15 @@ func (r *Recording) signOnly() error {
 	if err != nil {
 		return err
 	}
-	if err := r.out.append(line); err != nil {
+	n, err := r.f.Write(line)
+	if err != nil {
+		if n > 0 {
+			_ = r.f.Truncate(r.size)
+		}
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
+	r.size += int64(n)
 	return nil
-}
-
-// partialLength returns the bytes of f from off to size before the first
-// zero byte: what was written of a line that did not complete.
-func partialLength(f io.ReaderAt, off, size int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for n := int64(0); off+n < size; {
-		m, err := f.ReadAt(buf[:min(int64(len(buf)), size-off-n)], off+n)
-		if i := bytes.IndexByte(buf[:m], 0); i >= 0 {
-			return n + int64(i), nil
-		}
-		n += int64(m)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if m == 0 {
-			return n, nil
-		}
-	}
-	return size - off, nil
 }
 
 func readSmall(path string, max int64) ([]byte, error) {

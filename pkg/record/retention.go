@@ -117,5 +117,5 @@ func (s *Store) retain() error {
 func (r *Recording) sizeNow() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.out.size
+	return r.size
 }

@@ -266,7 +266,7 @@ func (s *Store) Close() error {
 	err := s.sync()
 	s.mu.Lock()
 	for _, c := range s.pending {
-		c.r.release()
+		c.r.f.Close()
 	}
 	s.pending = nil
 	s.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sluicehq/sluice/pkg/record/headlog"
 )
 
@@ -110,7 +112,7 @@ func (s *Store) sync() error {
 			}
 			c.sealed = true
 		}
-		if err := c.r.out.sync(); err != nil {
+		if err := unix.Fdatasync(int(c.r.f.Fd())); err != nil {
 			note(fmt.Errorf("record: fsync %s: %w", c.r.rel, err))
 		}
 		dirs[filepath.Dir(filepath.Join(s.dir, c.r.rel))] = true
@@ -135,7 +137,7 @@ func (s *Store) sync() error {
 		}
 	}
 	for _, c := range logged {
-		c.r.release()
+		c.r.f.Close()
 		os.Remove(filepath.Join(s.dir, dirOpen, c.r.id))
 	}
 	s.mu.Lock()
@@ -172,7 +174,7 @@ func syncAll(rs []*Recording) []error {
 	for range min(len(rs), syncWorkers) {
 		wg.Go(func() {
 			for r := range next {
-				if err := r.out.sync(); err != nil {
+				if err := unix.Fdatasync(int(r.f.Fd())); err != nil {
 					r.fail(fmt.Errorf("fsync: %w", err))
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("record: fsync %s: %w", r.rel, err))
