@@ -162,9 +162,12 @@ func (l *epollLoop) add(a, b *net.TCPConn) error {
 		unix.Close(fa)
 		return err
 	}
+	// Registered under the lock: the loop, woken by the first
+	// descriptor (a peer that already closed), must not close the pair
+	// before the second is registered.
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.peer[fa], l.peer[fb] = fb, fa
-	l.mu.Unlock()
 	for _, fd := range []int{fa, fb} {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {

@@ -43,24 +43,56 @@ func render(sections []section, rounds, ops int) string {
 	return b.String()
 }
 
-// merge returns report followed by the sections of old whose titles report
-// does not have: a run of some sections (-only) keeps the others, and the
-// sections written from `go test -bench` results (policy decisions,
+// merge returns old with its sections replaced by those of report that
+// have the same title, in old's order; report's other sections follow the
+// section of report they follow (at the end when that one is new too).
+// So a run of some sections (-only) keeps the others where they were, and
+// the sections written from `go test -bench` results (policy decisions,
 // masking, recording) survive a run of this program.
 func merge(old, report string) string {
-	have := map[string]bool{}
-	for _, s := range splitSections(report) {
-		have[s.title] = true
+	rep := splitSections(report)
+	idx := map[string]int{}
+	for i, s := range rep {
+		idx[s.title] = i
 	}
-	var b strings.Builder
-	b.WriteString(strings.TrimRight(report, "\n"))
-	b.WriteString("\n")
-	for _, s := range splitSections(old) {
-		if s.title == "" || have[s.title] {
+	olds := splitSections(old)
+	inOld := map[string]bool{}
+	for _, s := range olds {
+		inOld[s.title] = true
+	}
+	used := make([]bool, len(rep))
+	var out []string
+	emit := func(i int) {
+		out = append(out, rep[i].text)
+		used[i] = true
+		// New sections right after it in report go with it.
+		for j := i + 1; j < len(rep) && !inOld[rep[j].title] && !used[j]; j++ {
+			out = append(out, rep[j].text)
+			used[j] = true
+		}
+	}
+	out = append(out, rep[0].text) // report's preamble; new sections after it go last
+	used[0] = true
+	for _, s := range olds[1:] {
+		if i, ok := idx[s.title]; ok {
+			if !used[i] {
+				emit(i)
+			}
 			continue
 		}
-		b.WriteString("\n")
-		b.WriteString(strings.TrimRight(s.text, "\n"))
+		out = append(out, s.text)
+	}
+	for i := range rep {
+		if !used[i] {
+			out = append(out, rep[i].text)
+		}
+	}
+	var b strings.Builder
+	for i, t := range out {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(strings.TrimRight(t, "\n"))
 		b.WriteString("\n")
 	}
 	return b.String()
