@@ -24,12 +24,26 @@ type Postgres struct {
 	// MaxStatementSize caps the query string sluice parses, in bytes; a
 	// longer one is refused as unparseable.
 	MaxStatementSize uint32
+	// RequireAuth lists the authentication methods sluice accepts from
+	// the upstream when it logs in itself (auth inject and oidc): of
+	// password, md5, scram-sha-256 and none (the server asks for
+	// nothing). Empty: any.
+	RequireAuth []string
 	// SearchPath is the search_path assumed until the session sets one.
 	SearchPath []string
 	// DangerousFunctions replaces the classifier's list of dangerous
 	// function globs when non-nil.
 	DangerousFunctions []string
 }
+
+// Upstream authentication methods, as postgres.require_auth names them
+// (the names of libpq's require_auth).
+const (
+	UpstreamAuthPassword = "password"
+	UpstreamAuthMD5      = "md5"
+	UpstreamAuthSCRAM    = "scram-sha-256"
+	UpstreamAuthNone     = "none"
+)
 
 // PGAuth is the value of postgres.auth.
 type PGAuth string

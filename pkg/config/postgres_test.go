@@ -23,6 +23,7 @@ targets:
       client_tls: {cert_file: /etc/sluice/tls/cert.pem, key_file: /etc/sluice/tls/key.pem}
       max_message_size: 1048576
       max_statement_size: 262144
+      require_auth: [scram-sha-256]
       search_path: [sales, public]
       dangerous_functions: ["pg_read_*", "dblink*"]
   - name: reports-db
@@ -41,6 +42,7 @@ targets:
 		ClientTLS:          ClientTLS{CertFile: "/etc/sluice/tls/cert.pem", KeyFile: "/etc/sluice/tls/key.pem"},
 		MaxMessageSize:     1 << 20,
 		MaxStatementSize:   256 << 10,
+		RequireAuth:        []string{"scram-sha-256"},
 		SearchPath:         []string{"sales", "public"},
 		DangerousFunctions: []string{"pg_read_*", "dblink*"},
 	}
@@ -113,6 +115,37 @@ targets:
 			want: []wantErr{
 				{"sluice.yaml:8: targets[0].postgres.credentials: ", "exactly one of password_env, password_file and password_command"},
 				{"sluice.yaml:11: targets[0].postgres.credentials.password_command: ", "absolute path"},
+			},
+		},
+		{
+			name: "require_auth: unknown, twice, and with passthrough",
+			yaml: `
+targets:
+  - name: db
+    protocol: postgres
+    address: 127.0.0.2:5432
+    postgres:
+      auth: inject
+      credentials: {username: etl, password_env: DB_PASSWORD}
+      require_auth: [scram-sha-256, gss, scram-sha-256]
+  - name: other
+    protocol: postgres
+    address: 127.0.0.3:5432
+    postgres:
+      require_auth: [scram-sha-256]
+  - name: empty
+    protocol: postgres
+    address: 127.0.0.4:5432
+    postgres:
+      auth: inject
+      credentials: {username: etl, password_env: DB_PASSWORD}
+      require_auth: []
+`,
+			want: []wantErr{
+				{"sluice.yaml:9: targets[0].postgres.require_auth[1]: ", `unknown method "gss"`},
+				{"sluice.yaml:9: targets[0].postgres.require_auth[2]: ", `"scram-sha-256" is listed twice`},
+				{"sluice.yaml:14: targets[1].postgres.require_auth: ", "only used when sluice logs in upstream"},
+				{"sluice.yaml:21: targets[2].postgres.require_auth: ", "empty"},
 			},
 		},
 		{

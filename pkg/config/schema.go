@@ -150,6 +150,7 @@ func postgresFields(p *Postgres) []field {
 		{"client_tls", object(clientTLSFields(&p.ClientTLS))},
 		{"max_message_size", u32(&p.MaxMessageSize)},
 		{"max_statement_size", u32(&p.MaxStatementSize)},
+		{"require_auth", list(&p.RequireAuth, stringItem)},
 		{"search_path", list(&p.SearchPath, stringItem)},
 		{"dangerous_functions", list(&p.DangerousFunctions, stringItem)},
 	}

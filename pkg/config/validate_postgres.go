@@ -62,6 +62,7 @@ func (v *validator) postgres(item string, t *Target) {
 			v.errorf(k, "invalid function glob %q: write name or schema.name (globs allowed)", g)
 		}
 	}
+	v.requireAuth(base, p)
 	if p.Auth.Injects() && p.User != "" && !v.skip(base+".user") {
 		v.errorf(base+".user", "not used with auth: %s; the upstream user is credentials.username", p.Auth)
 	}
@@ -69,6 +70,32 @@ func (v *validator) postgres(item string, t *Target) {
 		v.errorf(base+".auth", "auth: oidc needs an oidc issuer with an identity template (oidc.issuers[].identity): the token's identity comes from it")
 	}
 	v.credentials(base, p)
+}
+
+// requireAuth checks the methods an inject target accepts from its
+// upstream.
+func (v *validator) requireAuth(base string, p *Postgres) {
+	k := base + ".require_auth"
+	if !v.present(k) || v.skip(k) {
+		return
+	}
+	if !p.Auth.Injects() {
+		v.errorf(k, "only used when sluice logs in upstream (auth: inject or oidc); with auth: %s the client authenticates itself: set require_auth in its connection string", p.Auth)
+		return
+	}
+	if len(p.RequireAuth) == 0 {
+		v.errorf(k, "empty: list the methods to accept, or leave require_auth out to accept any")
+	}
+	for i, m := range p.RequireAuth {
+		ki := fmt.Sprintf("%s[%d]", k, i)
+		switch {
+		case v.skip(ki):
+		case !slices.Contains([]string{UpstreamAuthPassword, UpstreamAuthMD5, UpstreamAuthSCRAM, UpstreamAuthNone}, m):
+			v.errorf(ki, "unknown method %q: want password, md5, scram-sha-256 or none", m)
+		case slices.Index(p.RequireAuth, m) < i:
+			v.errorf(ki, "%q is listed twice", m)
+		}
+	}
 }
 
 // credentials checks the upstream login of an inject target.

@@ -17,7 +17,7 @@ import (
 
 // pgConfig adds two PostgreSQL targets to a base: orders-db passes the
 // client's authentication through; orders-inject logs in with injected
-// credentials over verified TLS.
+// credentials over verified TLS, accepting only SCRAM from the server.
 const pgConfig = `
 listen: {{.Listen}}
 listen6: "{{.Listen6}}"
@@ -45,6 +45,7 @@ targets:
     postgres:
       auth: inject
       credentials: { username: etl, password_file: {{.Dir}}/etl.password }
+      require_auth: [scram-sha-256]
       database: orders
       tls: verify-full
       ca_file: {{.CA}}

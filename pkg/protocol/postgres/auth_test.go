@@ -251,7 +251,8 @@ func TestInjectAuth(t *testing.T) {
 	tests := []struct {
 		name    string
 		fake    fakeOptions
-		env     string // the password variable's value
+		env     string   // the password variable's value
+		require []string // postgres.require_auth
 		want    []string
 		wantErr []string // substrings of the FATAL's message
 	}{
@@ -286,6 +287,24 @@ func TestInjectAuth(t *testing.T) {
 			want:    []string{"ErrorResponse FATAL 57P03"},
 			wantErr: []string{`target "pg"`, "empty"},
 		},
+		{name: "require_auth scram-sha-256: SCRAM", fake: svc(authSCRAM), env: injectPassword, require: []string{"scram-sha-256"}, want: loginOK},
+		{
+			name: "require_auth scram-sha-256: MD5 refused", fake: svc(authMD5), env: injectPassword, require: []string{"scram-sha-256"},
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{`refuses to log in to target "pg"`, "asks for an MD5 password", "require_auth", "accepts only scram-sha-256"},
+		},
+		{
+			name: "require_auth scram-sha-256: trust refused", fake: svc(authTrust), env: injectPassword, require: []string{"scram-sha-256"},
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{"without asking for a password (trust)", "accepts only scram-sha-256"},
+		},
+		{
+			name: "require_auth md5, scram-sha-256: cleartext refused", fake: svc(authCleartext), env: injectPassword, require: []string{"md5", "scram-sha-256"},
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{"asks for a cleartext password", "accepts only md5, scram-sha-256"},
+		},
+		{name: "require_auth none: trust", fake: svc(authTrust), env: unset, require: []string{"none"}, want: loginOK},
+		{name: "require_auth md5, scram-sha-256: MD5", fake: svc(authMD5), env: injectPassword, require: []string{"md5", "scram-sha-256"}, want: loginOK},
 		{
 			name: "error after authentication is relayed once",
 			fake: fakeOptions{auth: authMD5, user: "svc", password: injectPassword, afterAuth: &pgproto3.ErrorResponse{
@@ -309,6 +328,7 @@ func TestInjectAuth(t *testing.T) {
 				pg: config.Postgres{
 					Auth:        config.AuthInject,
 					Credentials: config.Credentials{Username: "svc", PasswordEnv: passwordEnv},
+					RequireAuth: tt.require,
 				},
 				fake: tt.fake,
 			})
@@ -337,6 +357,9 @@ func TestInjectAuth(t *testing.T) {
 				if pw == injectPassword && tt.fake.auth != authCleartext {
 					t.Errorf("the password went upstream in clear")
 				}
+			}
+			if tt.require != nil && failed && len(e.fake.passwordMessages()) > 0 {
+				t.Errorf("an answer went to a method require_auth refuses: %d password messages", len(e.fake.passwordMessages()))
 			}
 			if failed {
 				c.wait()

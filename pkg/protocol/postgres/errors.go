@@ -15,6 +15,7 @@ const (
 	codeFeatureNotSupported   = "0A000"
 	codeProgramLimitExceeded  = "54000"
 	codeInvalidPassword       = "28P01"
+	codeInvalidAuthorization  = "28000"
 	codeConnectionFailure     = "08006"
 	codeCannotConnectNow      = "57P03"
 	codeInternalError         = "XX000"
@@ -22,6 +23,10 @@ const (
 
 // ErrProtocol is wrapped by errors for clients that break the protocol.
 var ErrProtocol = errors.New("postgres: protocol violation")
+
+// errAuthMethod is wrapped by the error of an inject login whose upstream
+// asks for a method postgres.require_auth does not list.
+var errAuthMethod = errors.New("authentication method refused")
 
 // ErrUnsafeSetting is wrapped by the error of a session whose server
 // reports a setting under which sluice cannot read statements as the

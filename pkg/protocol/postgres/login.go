@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -124,6 +125,8 @@ func (h *Handler) login(ctx context.Context, s *protocol.Session, c *conn, st *s
 			return nil, err
 		case errors.As(err, &unsafe):
 			return failHint(codeInsufficientPrivilege, err, unsafeSettingHint, "sluice refuses this session: %s", unsafe.why)
+		case errors.Is(err, errAuthMethod):
+			return fail(codeInvalidAuthorization, err, "sluice refuses to log in to target %q: %v", h.target, err)
 		case errors.Is(err, ErrNoPassword):
 			return fail(codeCannotConnectNow, err, "sluice has no password for target %q (%v)", h.target, err)
 		case errors.Is(err, ErrProtocol):
@@ -241,6 +244,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 		return err
 	}
 	var scram *scramClient
+	asked := false // the upstream asked for a password of some kind
 	for {
 		typ, body, err := up.r.Next()
 		if err != nil {
@@ -259,9 +263,13 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 		if err != nil {
 			return err
 		}
+		if err := h.acceptedMethod(m, asked); err != nil {
+			return err
+		}
 		var reply pgproto3.FrontendMessage
 		switch m.(type) {
 		case *pgproto3.AuthenticationCleartextPassword, *pgproto3.AuthenticationMD5Password, *pgproto3.AuthenticationSASL:
+			asked = true
 			if scram != nil {
 				// Once SCRAM has begun, a weaker method now could only be
 				// someone in between asking for the password.
@@ -330,6 +338,37 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			return err
 		}
 	}
+}
+
+// acceptedMethod refuses an authentication request of the upstream that
+// postgres.require_auth does not list; an AuthenticationOk before any
+// request (asked false) is the method none. Checked before sluice answers
+// anything: a refused method never gets the password.
+func (h *Handler) acceptedMethod(m pgproto3.BackendMessage, asked bool) error {
+	if len(h.opts.RequireAuth) == 0 {
+		return nil
+	}
+	var method, what string
+	switch m.(type) {
+	case *pgproto3.AuthenticationOk:
+		if asked {
+			return nil
+		}
+		method, what = config.UpstreamAuthNone, "logs sluice in without asking for a password (trust)"
+	case *pgproto3.AuthenticationCleartextPassword:
+		method, what = config.UpstreamAuthPassword, "asks for a cleartext password"
+	case *pgproto3.AuthenticationMD5Password:
+		method, what = config.UpstreamAuthMD5, "asks for an MD5 password"
+	case *pgproto3.AuthenticationSASL:
+		method, what = config.UpstreamAuthSCRAM, "asks for SCRAM-SHA-256"
+	default:
+		return nil // the steps of an exchange already accepted
+	}
+	if slices.Contains(h.opts.RequireAuth, method) {
+		return nil
+	}
+	return fmt.Errorf("%w: the upstream %s; postgres.require_auth of this target accepts only %s",
+		errAuthMethod, what, strings.Join(h.opts.RequireAuth, ", "))
 }
 
 // afterAuth relays ParameterStatus, notices and BackendKeyData (replaced
