@@ -15,10 +15,8 @@ import (
 	"github.com/sluicehq/sluice/pkg/pgtest"
 )
 
-// pgConfig adds two PostgreSQL targets to a base: orders-db passes the
-// client's authentication through; orders-inject logs in with injected
-// credentials over verified TLS, accepting only SCRAM from the server.
-const pgConfig = `
+// pgDaemon is the daemon and identities of the PostgreSQL tests.
+const pgDaemon = `
 listen: {{.Listen}}
 listen6: "{{.Listen6}}"
 control_socket: {{.Dir}}/control.sock
@@ -32,6 +30,12 @@ identities:
     egress: deny
   - name: reporting
     egress: deny
+`
+
+// pgConfig adds two PostgreSQL targets to pgDaemon: orders-db passes the
+// client's authentication through; orders-inject logs in with injected
+// credentials over verified TLS, accepting only SCRAM from the server.
+const pgConfig = pgDaemon + `
 targets:
   - name: orders-db
     protocol: postgres

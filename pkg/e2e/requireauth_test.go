@@ -10,18 +10,7 @@ import (
 
 // requireAuthConfig is one inject target whose role on the server logs in
 // with MD5, while the target accepts only SCRAM from it.
-const requireAuthConfig = `
-listen: {{.Listen}}
-listen6: "{{.Listen6}}"
-control_socket: {{.Dir}}/control.sock
-cgroup_root: {{.Root}}
-state_dir: {{.Dir}}/state
-policies: {{.Dir}}/policies
-log: { format: json, level: debug }
-bpf: { pin_dir: {{.PinDir}} }
-identities:
-  - name: legacy-etl
-    egress: deny
+const requireAuthConfig = pgDaemon + `
 targets:
   - name: orders-md5
     protocol: postgres
