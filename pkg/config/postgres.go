@@ -29,6 +29,9 @@ type Postgres struct {
 	// password, md5, scram-sha-256 and none (the server asks for
 	// nothing). Empty: any.
 	RequireAuth []string
+	// ChannelBinding says whether the SCRAM login of auth inject and
+	// oidc is bound to the upstream TLS session (SCRAM-SHA-256-PLUS).
+	ChannelBinding PGChannelBinding
 	// SearchPath is the search_path assumed until the session sets one.
 	SearchPath []string
 	// DangerousFunctions replaces the classifier's list of dangerous
@@ -43,6 +46,21 @@ const (
 	UpstreamAuthMD5      = "md5"
 	UpstreamAuthSCRAM    = "scram-sha-256"
 	UpstreamAuthNone     = "none"
+)
+
+// PGChannelBinding is the value of postgres.channel_binding (libpq's
+// channel_binding).
+type PGChannelBinding string
+
+// Channel binding modes.
+const (
+	// ChannelBindingPrefer binds when the connection is TLS and the server
+	// offers SCRAM-SHA-256-PLUS.
+	ChannelBindingPrefer PGChannelBinding = "prefer"
+	// ChannelBindingRequire refuses to log in otherwise.
+	ChannelBindingRequire PGChannelBinding = "require"
+	// ChannelBindingDisable never binds.
+	ChannelBindingDisable PGChannelBinding = "disable"
 )
 
 // PGAuth is the value of postgres.auth.
@@ -108,6 +126,7 @@ func newPostgres() Postgres {
 	return Postgres{
 		Auth:           AuthPassthrough,
 		TLS:            TLSDisable,
+		ChannelBinding: ChannelBindingPrefer,
 		MaxMessageSize: DefaultMaxMessageSize,
 
 		MaxStatementSize: DefaultMaxStatementSize,

@@ -24,6 +24,7 @@ targets:
       max_message_size: 1048576
       max_statement_size: 262144
       require_auth: [scram-sha-256]
+      channel_binding: require
       search_path: [sales, public]
       dangerous_functions: ["pg_read_*", "dblink*"]
   - name: reports-db
@@ -43,6 +44,7 @@ targets:
 		MaxMessageSize:     1 << 20,
 		MaxStatementSize:   256 << 10,
 		RequireAuth:        []string{"scram-sha-256"},
+		ChannelBinding:     ChannelBindingRequire,
 		SearchPath:         []string{"sales", "public"},
 		DangerousFunctions: []string{"pg_read_*", "dblink*"},
 	}
@@ -146,6 +148,36 @@ targets:
 				{"sluice.yaml:9: targets[0].postgres.require_auth[2]: ", `"scram-sha-256" is listed twice`},
 				{"sluice.yaml:14: targets[1].postgres.require_auth: ", "only used when sluice logs in upstream"},
 				{"sluice.yaml:21: targets[2].postgres.require_auth: ", "empty"},
+			},
+		},
+		{
+			name: "channel_binding: unknown, with passthrough, require without TLS",
+			yaml: `
+targets:
+  - name: db
+    protocol: postgres
+    address: 127.0.0.2:5432
+    postgres:
+      auth: inject
+      credentials: {username: etl, password_env: DB_PASSWORD}
+      channel_binding: always
+  - name: other
+    protocol: postgres
+    address: 127.0.0.3:5432
+    postgres:
+      channel_binding: require
+  - name: plain
+    protocol: postgres
+    address: 127.0.0.4:5432
+    postgres:
+      auth: inject
+      credentials: {username: etl, password_env: DB_PASSWORD}
+      channel_binding: require
+`,
+			want: []wantErr{
+				{"sluice.yaml:9: targets[0].postgres.channel_binding: ", "always"},
+				{"sluice.yaml:14: targets[1].postgres.channel_binding: ", "only used when sluice logs in upstream"},
+				{"sluice.yaml:21: targets[2].postgres.channel_binding: ", "needs a TLS session"},
 			},
 		},
 		{

@@ -151,6 +151,7 @@ func postgresFields(p *Postgres) []field {
 		{"max_message_size", u32(&p.MaxMessageSize)},
 		{"max_statement_size", u32(&p.MaxStatementSize)},
 		{"require_auth", list(&p.RequireAuth, stringItem)},
+		{"channel_binding", str(&p.ChannelBinding)},
 		{"search_path", list(&p.SearchPath, stringItem)},
 		{"dangerous_functions", list(&p.DangerousFunctions, stringItem)},
 	}

@@ -63,6 +63,7 @@ func (v *validator) postgres(item string, t *Target) {
 		}
 	}
 	v.requireAuth(base, p)
+	v.channelBinding(base, p)
 	if p.Auth.Injects() && p.User != "" && !v.skip(base+".user") {
 		v.errorf(base+".user", "not used with auth: %s; the upstream user is credentials.username", p.Auth)
 	}
@@ -95,6 +96,23 @@ func (v *validator) requireAuth(base string, p *Postgres) {
 		case slices.Index(p.RequireAuth, m) < i:
 			v.errorf(ki, "%q is listed twice", m)
 		}
+	}
+}
+
+// channelBinding checks postgres.channel_binding.
+func (v *validator) channelBinding(base string, p *Postgres) {
+	k := base + ".channel_binding"
+	oneOf(v, k, p.ChannelBinding, ChannelBindingPrefer, ChannelBindingRequire, ChannelBindingDisable)
+	if !v.present(k) || v.skip(k) {
+		return
+	}
+	switch {
+	case !p.Auth.Injects():
+		v.errorf(k, "only used when sluice logs in upstream (auth: inject or oidc); with auth: %s the client authenticates itself", p.Auth)
+	case p.ChannelBinding == ChannelBindingRequire && p.TLS == TLSDisable:
+		v.errorf(k, "require needs a TLS session to bind to: set tls: require or verify-full")
+	case p.ChannelBinding == ChannelBindingRequire && len(p.RequireAuth) > 0 && !slices.Contains(p.RequireAuth, UpstreamAuthSCRAM):
+		v.errorf(k, "require binds SCRAM, which require_auth does not accept")
 	}
 }
 

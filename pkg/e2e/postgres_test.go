@@ -34,7 +34,8 @@ identities:
 
 // pgConfig adds two PostgreSQL targets to pgDaemon: orders-db passes the
 // client's authentication through; orders-inject logs in with injected
-// credentials over verified TLS, accepting only SCRAM from the server.
+// credentials over verified TLS, accepting only SCRAM bound to the TLS
+// session (SCRAM-SHA-256-PLUS) from the server.
 const pgConfig = pgDaemon + `
 targets:
   - name: orders-db
@@ -50,6 +51,7 @@ targets:
       auth: inject
       credentials: { username: etl, password_file: {{.Dir}}/etl.password }
       require_auth: [scram-sha-256]
+      channel_binding: require
       database: orders
       tls: verify-full
       ca_file: {{.CA}}

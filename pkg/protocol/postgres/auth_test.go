@@ -253,6 +253,7 @@ func TestInjectAuth(t *testing.T) {
 		fake    fakeOptions
 		env     string   // the password variable's value
 		require []string // postgres.require_auth
+		binding config.PGChannelBinding
 		want    []string
 		wantErr []string // substrings of the FATAL's message
 	}{
@@ -303,6 +304,22 @@ func TestInjectAuth(t *testing.T) {
 			want:    []string{"ErrorResponse FATAL 28000"},
 			wantErr: []string{"asks for a cleartext password", "accepts only md5, scram-sha-256"},
 		},
+		{
+			name: "channel_binding require: SCRAM without TLS refused", fake: svc(authSCRAM), env: injectPassword, binding: config.ChannelBindingRequire,
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{"channel_binding: require", "no TLS session to bind to"},
+		},
+		{
+			name: "channel_binding require: MD5 refused", fake: svc(authMD5), env: injectPassword, binding: config.ChannelBindingRequire,
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{"channel_binding: require", "without SCRAM"},
+		},
+		{
+			name: "channel_binding require: trust refused", fake: svc(authTrust), env: injectPassword, binding: config.ChannelBindingRequire,
+			want:    []string{"ErrorResponse FATAL 28000"},
+			wantErr: []string{"channel_binding: require", "trust"},
+		},
+		{name: "channel_binding disable: SCRAM", fake: svc(authSCRAM), env: injectPassword, binding: config.ChannelBindingDisable, want: loginOK},
 		{name: "require_auth none: trust", fake: svc(authTrust), env: unset, require: []string{"none"}, want: loginOK},
 		{name: "require_auth md5, scram-sha-256: MD5", fake: svc(authMD5), env: injectPassword, require: []string{"md5", "scram-sha-256"}, want: loginOK},
 		{
@@ -326,9 +343,10 @@ func TestInjectAuth(t *testing.T) {
 			}
 			e := newEnv(t, envOptions{
 				pg: config.Postgres{
-					Auth:        config.AuthInject,
-					Credentials: config.Credentials{Username: "svc", PasswordEnv: passwordEnv},
-					RequireAuth: tt.require,
+					Auth:           config.AuthInject,
+					Credentials:    config.Credentials{Username: "svc", PasswordEnv: passwordEnv},
+					RequireAuth:    tt.require,
+					ChannelBinding: tt.binding,
 				},
 				fake: tt.fake,
 			})
@@ -358,7 +376,7 @@ func TestInjectAuth(t *testing.T) {
 					t.Errorf("the password went upstream in clear")
 				}
 			}
-			if tt.require != nil && failed && len(e.fake.passwordMessages()) > 0 {
+			if (tt.require != nil || tt.binding == config.ChannelBindingRequire) && failed && len(e.fake.passwordMessages()) > 0 {
 				t.Errorf("an answer went to a method require_auth refuses: %d password messages", len(e.fake.passwordMessages()))
 			}
 			if failed {

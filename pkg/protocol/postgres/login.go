@@ -301,16 +301,17 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			}
 			reply = &pgproto3.PasswordMessage{Password: md5Password(user, pw, m.Salt)}
 		case *pgproto3.AuthenticationSASL:
-			if !slices.Contains(m.AuthMechanisms, scramMechanism) {
-				return fmt.Errorf("%w: the upstream offers no supported SASL mechanism (%v)", errUnsupported, m.AuthMechanisms)
+			mech, cbind, canBind, err := h.scramMechanism(up, m.AuthMechanisms)
+			if err != nil {
+				return err
 			}
 			if err := getPassword(); err != nil {
 				return err
 			}
-			if scram, err = newSCRAMClient(pw); err != nil {
+			if scram, err = newSCRAMClient(pw, cbind, canBind); err != nil {
 				return err
 			}
-			reply = &pgproto3.SASLInitialResponse{AuthMechanism: scramMechanism, Data: scram.first()}
+			reply = &pgproto3.SASLInitialResponse{AuthMechanism: mech, Data: scram.first()}
 		case *pgproto3.AuthenticationSASLContinue:
 			if scram == nil {
 				return fmt.Errorf("%w: SASL continue before SASL start", ErrProtocol)
@@ -340,11 +341,48 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 	}
 }
 
+// scramMechanism picks the SASL mechanism of an inject login among those
+// the upstream offers: SCRAM-SHA-256-PLUS, bound to the upstream's TLS
+// session, when there is one and channel_binding is not disable;
+// otherwise SCRAM-SHA-256, with canBind set when the client could have
+// bound (the server must then not support binding: see newSCRAMClient).
+// channel_binding: require refuses anything but a binding.
+func (h *Handler) scramMechanism(up *conn, offered []string) (mech string, cbind []byte, canBind bool, err error) {
+	mode := h.opts.ChannelBinding
+	if mode != config.ChannelBindingDisable {
+		var berr error
+		cbind, berr = tlsServerEndPoint(up)
+		canBind = berr == nil
+		if !canBind && mode == config.ChannelBindingRequire {
+			return "", nil, false, fmt.Errorf("%w: channel_binding: require, and %v", errAuthMethod, berr)
+		}
+	}
+	switch {
+	case canBind && slices.Contains(offered, scramPlusMechanism):
+		return scramPlusMechanism, cbind, true, nil
+	case mode == config.ChannelBindingRequire:
+		return "", nil, false, fmt.Errorf("%w: channel_binding: require, and the upstream does not offer %s (%v)", errAuthMethod, scramPlusMechanism, offered)
+	case slices.Contains(offered, scramMechanism):
+		return scramMechanism, nil, canBind, nil
+	}
+	return "", nil, false, fmt.Errorf("%w: the upstream offers no supported SASL mechanism (%v)", errUnsupported, offered)
+}
+
 // acceptedMethod refuses an authentication request of the upstream that
 // postgres.require_auth does not list; an AuthenticationOk before any
 // request (asked false) is the method none. Checked before sluice answers
 // anything: a refused method never gets the password.
 func (h *Handler) acceptedMethod(m pgproto3.BackendMessage, asked bool) error {
+	if h.opts.ChannelBinding == config.ChannelBindingRequire {
+		switch m.(type) {
+		case *pgproto3.AuthenticationCleartextPassword, *pgproto3.AuthenticationMD5Password:
+			return fmt.Errorf("%w: channel_binding: require, and the upstream asks for a password without SCRAM", errAuthMethod)
+		case *pgproto3.AuthenticationOk:
+			if !asked {
+				return fmt.Errorf("%w: channel_binding: require, and the upstream logs sluice in without asking for a password (trust)", errAuthMethod)
+			}
+		}
+	}
 	if len(h.opts.RequireAuth) == 0 {
 		return nil
 	}

@@ -13,17 +13,19 @@ import (
 	"strings"
 )
 
-// scramMechanism is the only SASL mechanism the inspector logs in with.
-// Channel binding (-PLUS) is not offered: see passthrough.go for why.
+// scramMechanism is SCRAM-SHA-256 without channel binding; inject logins
+// bind to the upstream's TLS session when they can (scramPlusMechanism).
 const scramMechanism = "SCRAM-SHA-256"
 
 // maxSCRAMIterations bounds the work a hostile upstream can ask for.
 const maxSCRAMIterations = 1 << 20
 
-// scramClient runs the client side of SCRAM-SHA-256 (RFC 5802, RFC 7677)
-// without channel binding.
+// scramClient runs the client side of SCRAM-SHA-256 (RFC 5802, RFC 7677),
+// with channel binding when cbind is set.
 type scramClient struct {
 	password    string
+	gs2         string // the GS2 header: "n,,", "y,," or "p=tls-server-end-point,,"
+	cbind       []byte // channel binding data, with the p header
 	clientNonce string
 	clientFirst string // client-first-message-bare
 	authMessage string
@@ -31,19 +33,30 @@ type scramClient struct {
 	verified    bool // the server's signature checked out
 }
 
-func newSCRAMClient(password string) (*scramClient, error) {
+// newSCRAMClient starts an exchange. With cbind, the exchange is bound to
+// it (tls-server-end-point); without, supportsBinding says whether the
+// client could have bound it (it is on TLS but the server offered no
+// -PLUS mechanism: "y", so that a server that does support binding sees
+// the offer was stripped).
+func newSCRAMClient(password string, cbind []byte, supportsBinding bool) (*scramClient, error) {
 	var b [18]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	c := &scramClient{password: password, clientNonce: base64.RawStdEncoding.EncodeToString(b[:])}
+	c := &scramClient{password: password, clientNonce: base64.RawStdEncoding.EncodeToString(b[:]), gs2: "n,,"}
+	switch {
+	case cbind != nil:
+		c.gs2, c.cbind = "p=tls-server-end-point,,", cbind
+	case supportsBinding:
+		c.gs2 = "y,,"
+	}
 	// PostgreSQL ignores the SCRAM user name; the startup message names the user.
 	c.clientFirst = "n=,r=" + c.clientNonce
 	return c, nil
 }
 
 // first returns the client-first-message.
-func (c *scramClient) first() []byte { return []byte("n,," + c.clientFirst) }
+func (c *scramClient) first() []byte { return []byte(c.gs2 + c.clientFirst) }
 
 // final answers the server-first-message with the client-final-message.
 func (c *scramClient) final(serverFirst []byte) ([]byte, error) {
@@ -67,7 +80,7 @@ func (c *scramClient) final(serverFirst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SCRAM: %w", err)
 	}
-	withoutProof := "c=biws,r=" + nonce
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString(append([]byte(c.gs2), c.cbind...)) + ",r=" + nonce
 	c.authMessage = c.clientFirst + "," + string(serverFirst) + "," + withoutProof
 	clientKey := hmacSHA256(c.saltedPwd, "Client Key")
 	stored := sha256.Sum256(clientKey)

@@ -6,10 +6,44 @@ import (
 	"testing"
 )
 
+// TestSCRAMChannelBinding: the GS2 header of the first message and the
+// c attribute of the final one carry the binding, or say why there is
+// none.
+func TestSCRAMChannelBinding(t *testing.T) {
+	cbind := []byte{0xde, 0xad, 0xbe, 0xef}
+	for _, tt := range []struct {
+		name     string
+		cbind    []byte
+		canBind  bool
+		first, c string
+	}{
+		{"not on TLS", nil, false, "n,,", "biws"},
+		{"on TLS, no -PLUS offered", nil, true, "y,,", "eSws"},
+		{"bound", cbind, true, "p=tls-server-end-point,,", base64.StdEncoding.EncodeToString(append([]byte("p=tls-server-end-point,,"), cbind...))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := newSCRAMClient("pencil", tt.cbind, tt.canBind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first := string(c.first()); !strings.HasPrefix(first, tt.first+"n=,r=") {
+				t.Errorf("client first %q, want the header %q", first, tt.first)
+			}
+			final, err := c.final([]byte("r=" + c.clientNonce + "xyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(final), "c="+tt.c+",") {
+				t.Errorf("client final %q, want c=%s", final, tt.c)
+			}
+		})
+	}
+}
+
 // TestSCRAMVector checks the exchange against the example of RFC 7677,
 // section 3 (user "user", password "pencil").
 func TestSCRAMVector(t *testing.T) {
-	c := &scramClient{password: "pencil", clientNonce: "rOprNGfwEbeRWgbNEkqO"}
+	c := &scramClient{password: "pencil", clientNonce: "rOprNGfwEbeRWgbNEkqO", gs2: "n,,"}
 	c.clientFirst = "n=user,r=" + c.clientNonce
 	serverFirst := "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
 	final, err := c.final([]byte(serverFirst))
@@ -95,7 +129,7 @@ func TestSearchPathOption(t *testing.T) {
 // The server's final message counts only after the exchange: before it,
 // the expected signature is one anybody can compute.
 func TestSCRAMOrder(t *testing.T) {
-	c, err := newSCRAMClient("pencil")
+	c, err := newSCRAMClient("pencil", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
