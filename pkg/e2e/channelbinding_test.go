@@ -39,18 +39,6 @@ targets:
       tls: require
 `
 
-const channelBindingPolicy = `
-policies:
-  - name: etl
-    identities: [legacy-etl]
-    targets: [bound, unbound]
-    default: deny
-    rules:
-      - name: read
-        action: allow
-        postgres: { kinds: [select] }
-`
-
 // TestPostgresChannelBinding: someone in between who terminates TLS with
 // a certificate of their own (which tls: require accepts) and relays the
 // login to the real server gets a session when the login is not bound to
@@ -75,7 +63,7 @@ func TestPostgresChannelBinding(t *testing.T) {
 	unbound := startTLSRelay(t, "127.0.0.12:0", srv.Addr().String(), pair)
 	e.vars["MITMBound"], e.vars["MITMUnbound"] = bound, unbound
 	write(t, filepath.Join(e.dir, "etl.password"), etlPassword+"\n")
-	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), channelBindingPolicy)
+	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), selectPolicy("[bound, unbound]"))
 	w := &pgWorld{env: e, pg: srv}
 	e.start(e.writeConfig(channelBindingConfig))
 

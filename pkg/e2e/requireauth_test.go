@@ -22,17 +22,20 @@ targets:
       database: orders
 `
 
-const requireAuthPolicy = `
+// selectPolicy lets legacy-etl run SELECTs on targets (a YAML list).
+func selectPolicy(targets string) string {
+	return `
 policies:
   - name: etl
     identities: [legacy-etl]
-    targets: [orders-md5]
+    targets: ` + targets + `
     default: deny
     rules:
       - name: read
         action: allow
         postgres: { kinds: [select] }
 `
+}
 
 // TestPostgresRequireAuth: with require_auth: [scram-sha-256], a real
 // PostgreSQL asking for an MD5 answer gets none; psql gets a FATAL naming
@@ -50,7 +53,7 @@ func TestPostgresRequireAuth(t *testing.T) {
 	}
 	e.vars["PG"] = srv.Addr().String()
 	write(t, filepath.Join(e.dir, "md5.password"), etlPassword+"\n")
-	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), requireAuthPolicy)
+	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), selectPolicy("[orders-md5]"))
 	w := &pgWorld{env: e, pg: srv}
 	e.start(e.writeConfig(requireAuthConfig))
 
