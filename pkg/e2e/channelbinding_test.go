@@ -1,23 +1,30 @@
 package e2e
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"io"
+	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/pkg/pgtest"
 )
 
-// channelBindingConfig has two inject targets with tls: require (the
+// channelBindingConfig has three inject targets with tls: require (the
 // server's certificate is not verified), each reached through its own
-// TLS-terminating relay in front of the same server: one binds its SCRAM
-// login to the TLS session (the default, channel_binding: prefer), the
-// other does not.
+// TLS-terminating relay in front of the same server: bound binds its
+// SCRAM login to the TLS session (the default, channel_binding: prefer),
+// unbound does not; ed25519 is bound too, but its relay presents an
+// Ed25519 certificate, for which no binding is defined.
 const channelBindingConfig = pgDaemon + `
 targets:
   - name: bound
@@ -35,6 +42,14 @@ targets:
       auth: inject
       credentials: { username: etl, password_file: {{.Dir}}/etl.password }
       channel_binding: disable
+      database: orders
+      tls: require
+  - name: ed25519
+    protocol: postgres
+    address: {{.MITMEd25519}}
+    postgres:
+      auth: inject
+      credentials: { username: etl, password_file: {{.Dir}}/etl.password }
       database: orders
       tls: require
 `
@@ -61,9 +76,10 @@ func TestPostgresChannelBinding(t *testing.T) {
 	}
 	bound := startTLSRelay(t, "127.0.0.11:0", srv.Addr().String(), pair)
 	unbound := startTLSRelay(t, "127.0.0.12:0", srv.Addr().String(), pair)
-	e.vars["MITMBound"], e.vars["MITMUnbound"] = bound, unbound
+	ed := startTLSRelay(t, "127.0.0.14:0", srv.Addr().String(), ed25519Pair(t))
+	e.vars["MITMBound"], e.vars["MITMUnbound"], e.vars["MITMEd25519"] = bound, unbound, ed
 	write(t, filepath.Join(e.dir, "etl.password"), etlPassword+"\n")
-	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), selectPolicy("[bound, unbound]"))
+	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), selectPolicy("[bound, unbound, ed25519]"))
 	w := &pgWorld{env: e, pg: srv}
 	e.start(e.writeConfig(channelBindingConfig))
 
@@ -85,6 +101,33 @@ func TestPostgresChannelBinding(t *testing.T) {
 	w.daemon.waitEvent(t, "db.login failure", func(ev event) bool {
 		return ev.str("event") == "db.login" && ev.str("target") == "bound" && ev.str("outcome") == "failure"
 	})
+	// A certificate without a defined binding must not turn binding off.
+	r = psql(ed)
+	if r.code == 0 {
+		t.Fatalf("a login through a relay with an Ed25519 certificate reached the server: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "set channel_binding: disable") {
+		t.Errorf("psql's error does not say why:\n%s", r.stderr)
+	}
+}
+
+// ed25519Pair is a self-signed Ed25519 certificate for 127.0.0.1.
+func ed25519Pair(t *testing.T) tls.Certificate {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // startTLSRelay listens on listen and, for each connection that opens

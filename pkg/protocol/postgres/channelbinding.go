@@ -21,11 +21,15 @@ const scramPlusMechanism = "SCRAM-SHA-256-PLUS"
 // errNoBinding: the connection offers no channel binding data.
 var errNoBinding = errors.New("no TLS session to bind to")
 
+// errBindingUndefined: on TLS, but the binding of the upstream's
+// certificate is not defined.
+var errBindingUndefined = errors.New("no channel binding for this certificate")
+
 // tlsServerEndPoint returns the tls-server-end-point channel binding data
 // of c: the hash of the upstream's leaf certificate, by the hash of its
 // signature algorithm (SHA-256 for MD5 and SHA-1). It fails with
-// errNoBinding when c is not TLS, and for certificates whose signature has
-// no such hash (Ed25519), for which the binding is not defined.
+// errNoBinding when c is not TLS, and with errBindingUndefined for
+// certificates whose signature has no such hash (Ed25519).
 func tlsServerEndPoint(c *conn) ([]byte, error) {
 	tc, ok := c.conn.(*tls.Conn)
 	if !ok {
@@ -45,7 +49,7 @@ func tlsServerEndPoint(c *conn) ([]byte, error) {
 	case x509.SHA512WithRSA, x509.SHA512WithRSAPSS, x509.ECDSAWithSHA512:
 		h = crypto.SHA512
 	default:
-		return nil, fmt.Errorf("%w: the upstream's certificate is signed with %s, for which tls-server-end-point is not defined", errNoBinding, certs[0].SignatureAlgorithm)
+		return nil, fmt.Errorf("%w: the upstream's certificate is signed with %s, for which tls-server-end-point is not defined", errBindingUndefined, certs[0].SignatureAlgorithm)
 	}
 	d := h.New()
 	d.Write(certs[0].Raw)

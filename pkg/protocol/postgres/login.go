@@ -342,23 +342,30 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 }
 
 // scramMechanism picks the SASL mechanism of an inject login among those
-// the upstream offers: SCRAM-SHA-256-PLUS, bound to the upstream's TLS
-// session, when there is one and channel_binding is not disable;
-// otherwise SCRAM-SHA-256, with canBind set when the client could have
-// bound (the server must then not support binding: see newSCRAMClient).
+// the upstream offers. On TLS, unless channel_binding is disable:
+// SCRAM-SHA-256-PLUS, bound to the upstream's certificate, when offered
+// (a certificate whose binding is not defined, such as Ed25519, then
+// refuses the login, as libpq does: binding without it would be no
+// binding, and someone in between could present such a certificate to
+// turn it off); SCRAM-SHA-256 with canBind set when not offered (the
+// server must then not support binding: see newSCRAMClient).
 // channel_binding: require refuses anything but a binding.
 func (h *Handler) scramMechanism(up *conn, offered []string) (mech string, cbind []byte, canBind bool, err error) {
 	mode := h.opts.ChannelBinding
+	plus := slices.Contains(offered, scramPlusMechanism)
 	if mode != config.ChannelBindingDisable {
 		var berr error
 		cbind, berr = tlsServerEndPoint(up)
-		canBind = berr == nil
-		if !canBind && mode == config.ChannelBindingRequire {
+		canBind = !errors.Is(berr, errNoBinding)
+		switch {
+		case mode == config.ChannelBindingRequire && berr != nil:
 			return "", nil, false, fmt.Errorf("%w: channel_binding: require, and %v", errAuthMethod, berr)
+		case plus && errors.Is(berr, errBindingUndefined):
+			return "", nil, false, fmt.Errorf("%w: the upstream offers %s and %v; set channel_binding: disable to log in to it without binding", errAuthMethod, scramPlusMechanism, berr)
 		}
 	}
 	switch {
-	case canBind && slices.Contains(offered, scramPlusMechanism):
+	case canBind && plus && cbind != nil:
 		return scramPlusMechanism, cbind, true, nil
 	case mode == config.ChannelBindingRequire:
 		return "", nil, false, fmt.Errorf("%w: channel_binding: require, and the upstream does not offer %s (%v)", errAuthMethod, scramPlusMechanism, offered)
