@@ -119,7 +119,7 @@ func (p *pgEnv) stop() {
 
 // pgbenchCase is one measured configuration.
 type pgbenchCase struct {
-	path    string // "direct", "sluice", "sluice-norec", "sluice-tcp", "pgbouncer", "relay-go", "relay-epoll"
+	path    string // "direct", "sluice", "sluice-norec", "sluice-tcp", "pgbouncer", "relay-go", "relay-thread", "relay-epoll"
 	mode    string // -M
 	clients int
 }

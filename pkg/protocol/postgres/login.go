@@ -184,7 +184,7 @@ func (h *Handler) passthroughAuth(c *conn, up *conn) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := m.(*pgproto3.AuthenticationCleartextPassword); ok && h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+		if _, ok := m.(*pgproto3.AuthenticationCleartextPassword); ok && h.inClear(up) {
 			// The client's password would cross the network in clear, the
 			// client believing it talks to a server on the same host.
 			return fmt.Errorf("%w: the upstream asks for a cleartext password over an unencrypted connection; set tls: require or verify-full", errUnsupported)
@@ -283,7 +283,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			}
 			return nil
 		case *pgproto3.AuthenticationCleartextPassword:
-			if h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+			if h.inClear(up) {
 				return fmt.Errorf("%w: the upstream asks for a cleartext password over an unencrypted connection; set tls: require or verify-full", errUnsupported)
 			}
 			if err := getPassword(); err != nil {
@@ -291,7 +291,7 @@ func (h *Handler) injectAuth(ctx context.Context, up *conn, user string) error {
 			}
 			reply = &pgproto3.PasswordMessage{Password: pw}
 		case *pgproto3.AuthenticationMD5Password:
-			if h.opts.TLS == config.TLSDisable && !isLoopback(up) {
+			if h.inClear(up) {
 				// An MD5 answer with a salt the asker chose is as good as
 				// the password to whoever can listen or stand in between.
 				return fmt.Errorf("%w: the upstream asks for an MD5 password over an unencrypted connection; set tls: require or verify-full, or use scram-sha-256", errUnsupported)
@@ -376,23 +376,11 @@ func (h *Handler) scramMechanism(up *conn, offered []string) (mech string, cbind
 }
 
 // acceptedMethod refuses an authentication request of the upstream that
-// postgres.require_auth does not list; an AuthenticationOk before any
-// request (asked false) is the method none. Checked before sluice answers
-// anything: a refused method never gets the password.
+// postgres.require_auth does not list, or that channel_binding: require
+// cannot bind; an AuthenticationOk before any request (asked false) is the
+// method none. Checked before sluice answers anything: a refused method
+// never gets the password.
 func (h *Handler) acceptedMethod(m pgproto3.BackendMessage, asked bool) error {
-	if h.opts.ChannelBinding == config.ChannelBindingRequire {
-		switch m.(type) {
-		case *pgproto3.AuthenticationCleartextPassword, *pgproto3.AuthenticationMD5Password:
-			return fmt.Errorf("%w: channel_binding: require, and the upstream asks for a password without SCRAM", errAuthMethod)
-		case *pgproto3.AuthenticationOk:
-			if !asked {
-				return fmt.Errorf("%w: channel_binding: require, and the upstream logs sluice in without asking for a password (trust)", errAuthMethod)
-			}
-		}
-	}
-	if len(h.opts.RequireAuth) == 0 {
-		return nil
-	}
 	var method, what string
 	switch m.(type) {
 	case *pgproto3.AuthenticationOk:
@@ -409,7 +397,13 @@ func (h *Handler) acceptedMethod(m pgproto3.BackendMessage, asked bool) error {
 	default:
 		return nil // the steps of an exchange already accepted
 	}
-	if slices.Contains(h.opts.RequireAuth, method) {
+	if h.opts.ChannelBinding == config.ChannelBindingRequire && method != config.UpstreamAuthSCRAM {
+		if method != config.UpstreamAuthNone {
+			what = "asks for a password without SCRAM"
+		}
+		return fmt.Errorf("%w: channel_binding: require, and the upstream %s", errAuthMethod, what)
+	}
+	if len(h.opts.RequireAuth) == 0 || slices.Contains(h.opts.RequireAuth, method) {
 		return nil
 	}
 	return fmt.Errorf("%w: the upstream %s; postgres.require_auth of this target accepts only %s",

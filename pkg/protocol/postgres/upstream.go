@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
@@ -104,8 +105,12 @@ func decodeError(body []byte) *pgproto3.ErrorResponse {
 // closeQuietly closes c, ignoring errors (teardown paths).
 func closeQuietly(c net.Conn) { _ = c.Close() }
 
-// isLoopback reports whether the upstream is on a loopback address.
-func isLoopback(c *conn) bool {
-	ap, err := netip.ParseAddrPort(c.counted.RemoteAddr().String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+// inClear reports whether what sluice sends on up crosses a network in
+// clear: no TLS (tls: disable), and an upstream not on a loopback address.
+func (h *Handler) inClear(up *conn) bool {
+	if h.opts.TLS != config.TLSDisable {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(up.counted.RemoteAddr().String())
+	return err != nil || !ap.Addr().Unmap().IsLoopback()
 }
