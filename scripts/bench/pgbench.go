@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -167,11 +168,19 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
+	busy0, idle0, err := machineTime()
+	if err != nil {
+		return sample{}, err
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return sample{}, fmt.Errorf("pgbench %+v: %w\n%s", c, err, out)
 	}
 	cpu1, err := cpuTime(proxy)
+	if err != nil {
+		return sample{}, err
+	}
+	busy1, idle1, err := machineTime()
 	if err != nil {
 		return sample{}, err
 	}
@@ -188,16 +197,53 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	if err != nil || tx == 0 {
 		return sample{}, fmt.Errorf("pgbench %+v: no transactions processed\n%s", c, out)
 	}
-	return sample{tps: tps, cpuPerQuery: (cpu1 - cpu0).Seconds() / tx * 1e6}, nil
+	return sample{
+		tps:         tps,
+		cpuPerQuery: (cpu1 - cpu0).Seconds() / tx * 1e6,
+		machine:     (busy1 - busy0).Seconds() / tx * 1e6,
+		idle:        float64(idle1-idle0) / float64(busy1-busy0+idle1-idle0),
+	}, nil
 }
 
-// sample is one pgbench run: its TPS and, through a proxy, the proxy's CPU
-// time (user and system) per query in µs.
+// sample is one pgbench run: its TPS; through a proxy, the proxy's CPU
+// time (user and system) per query in µs; the whole machine's busy CPU
+// time per query in µs (every process and kernel thread: pgbench, the
+// server, the proxy, writeback), and the share of the machine's CPU time
+// left idle or waiting for I/O.
 type sample struct {
-	tps, cpuPerQuery float64
+	tps, cpuPerQuery, machine, idle float64
 }
 
 var txRE = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+
+// machineTime returns the CPU time all CPUs spent busy (user, nice,
+// system, interrupts, steal) and idle (idle, iowait) since boot, from
+// /proc/stat.
+func machineTime() (busy, idle time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, errors.New("/proc/stat: unexpected format")
+	}
+	// user nice system idle iowait irq softirq steal, in USER_HZ (100).
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		d := time.Duration(n) * 10 * time.Millisecond
+		if i == 3 || i == 4 {
+			idle += d
+		} else {
+			busy += d
+		}
+	}
+	return busy, idle, nil
+}
 
 // cpuTime returns the user and system CPU time of process pid so far, 0
 // for pid 0.
