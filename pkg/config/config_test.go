@@ -26,8 +26,9 @@ func TestParseExample(t *testing.T) {
 		Exclude: []Exclusion{
 			{Prefix: netip.MustParsePrefix("127.0.0.53/32"), Port: 53},
 		},
-		Log:     Log{Format: LogJSON, File: "", Level: LogInfo, MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles},
-		Metrics: Metrics{Listen: "127.0.0.1:9464"},
+		Log:         Log{Format: LogJSON, File: "", Level: LogInfo, MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles},
+		MaxSessions: 10000,
+		Metrics:     Metrics{Listen: "127.0.0.1:9464"},
 		BPF: BPF{
 			PinDir: "",
 			Mark:   0x5c1ce,
@@ -52,6 +53,7 @@ func TestParseExample(t *testing.T) {
 				Match:       Match{Kind: MatchCgroup, Cgroup: "/ci.slice/job-*.scope"},
 				ClaimableBy: ClaimableBy{UIDs: []uint32{1001}},
 				Egress:      EgressAllow,
+				MaxSessions: 20,
 			},
 		},
 		Targets: []Target{
@@ -113,6 +115,7 @@ control_socket: /run/x//sluice.sock
 cgroup_root: /build.slice/
 state_dir: /var/lib/sluice/
 fail_mode: open
+max_sessions: 250
 log: {format: text, level: debug, file: /var/log/sluice.log, max_size: 10MiB, max_files: 0, readers: {uids: [1001], gids: [27]}}
 metrics: {listen: ":9464"}
 bpf:
@@ -128,6 +131,7 @@ bpf:
 				want.CgroupRoot = "/build.slice"
 				want.StateDir = "/var/lib/sluice"
 				want.FailMode = FailOpen
+				want.MaxSessions = 250
 				want.Log = Log{Format: LogText, Level: LogDebug, File: "/var/log/sluice.log", MaxSize: 10 << 20, MaxFiles: 0,
 					Readers: Readers{UIDs: []uint32{1001}, GIDs: []uint32{27}}}
 				want.Metrics.Listen = ":9464"
@@ -154,6 +158,7 @@ identities:
     claimable_by: {gids: [0, 100]}
   - name: by-uid
     match: {uid: 1001}
+    max_sessions: 4
   - name: unit-glob
     match: {systemd_unit: "backup-*.timer"}
   - name: "svc@host/a:b"
@@ -163,7 +168,7 @@ identities:
 			check: func(t *testing.T, c *Config) {
 				want := []Identity{
 					{Name: "run-only", ClaimableBy: ClaimableBy{GIDs: []uint32{0, 100}}},
-					{Name: "by-uid", Match: Match{Kind: MatchUID, UID: 1001}},
+					{Name: "by-uid", Match: Match{Kind: MatchUID, UID: 1001}, MaxSessions: 4},
 					{Name: "unit-glob", Match: Match{Kind: MatchSystemdUnit, SystemdUnit: "backup-*.timer"}},
 					{Name: "svc@host/a:b"},
 					{Name: "42"},

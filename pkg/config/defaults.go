@@ -11,6 +11,7 @@ const (
 	DefaultStateDir      = "/var/lib/sluice"
 	DefaultPoliciesDir   = "/etc/sluice/policies"
 	DefaultMark          = 0x5c1ce
+	DefaultMaxSessions   = 10000
 
 	DefaultOrigins       = 65536
 	DefaultTuples        = 65536
@@ -38,6 +39,7 @@ func Default() *Config {
 		StateDir:      DefaultStateDir,
 		PoliciesDir:   DefaultPoliciesDir,
 		FailMode:      FailClosed,
+		MaxSessions:   DefaultMaxSessions,
 		Log: Log{
 			Format:   LogJSON,
 			Level:    LogInfo,

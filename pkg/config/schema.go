@@ -16,6 +16,7 @@ func configFields(c *Config) []field {
 		{"policies", str(&c.PoliciesDir)},
 		{"fail_mode", str(&c.FailMode)},
 		{"exclude", list(&c.Exclude, exclusionItem)},
+		{"max_sessions", u32(&c.MaxSessions)},
 		{"log", object(logFields(&c.Log))},
 		{"metrics", object(metricsFields(&c.Metrics))},
 		{"bpf", object(bpfFields(&c.BPF))},
@@ -91,6 +92,7 @@ func identityFields(id *Identity) []field {
 		{"match", object(matchFields(&id.Match))},
 		{"claimable_by", object(claimableByFields(&id.ClaimableBy))},
 		{"egress", str(&id.Egress)},
+		{"max_sessions", u32(&id.MaxSessions)},
 		{"oidc", identityOIDC(&id.OIDC)},
 	}
 }

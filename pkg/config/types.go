@@ -27,6 +27,9 @@ type Config struct {
 	FailMode FailMode
 	// Exclude lists destinations that are never redirected.
 	Exclude []Exclusion
+	// MaxSessions bounds the sessions open at once through the proxy,
+	// all identities together (0 = no bound).
+	MaxSessions uint32
 
 	Log     Log
 	Metrics Metrics
@@ -138,6 +141,9 @@ type Identity struct {
 	Match       Match
 	ClaimableBy ClaimableBy
 	Egress      Egress
+	// MaxSessions bounds the sessions of the identity open at once
+	// through the proxy (key max_sessions; 0 = no bound of its own).
+	MaxSessions uint32
 	// OIDC is set for an identity claimed with an OIDC token (oidc.go):
 	// it has no Match and no ClaimableBy.
 	OIDC *IdentityOIDC

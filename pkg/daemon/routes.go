@@ -47,7 +47,7 @@ func (d *Daemon) handler(t config.Target, m maskDeps) (protocol.Handler, error) 
 func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*proxy.Routes, error) {
 	ids := make(map[uint32]proxy.Identity, len(cfg.Identities))
 	for _, id := range cfg.Identities {
-		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress), Bound: id.OIDC != nil}
+		ids[id.ID] = proxy.Identity{Name: id.Name, Egress: proxy.Egress(id.Egress), Bound: id.OIDC != nil, MaxSessions: id.MaxSessions}
 	}
 	ts := make([]*target.Target, 0, len(cfg.Targets))
 	handlers := make(map[string]protocol.Handler, len(cfg.Targets))
@@ -68,7 +68,7 @@ func (d *Daemon) routes(cfg *config.Config, prev *proxy.Routes, m maskDeps) (*pr
 			Msg("target host name did not resolve; addresses resolved before, if any, are kept")
 	}
 	table.Refresh(context.Background())
-	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers, Egress: tcp.Handler{}}, nil
+	return &proxy.Routes{Identities: ids, Targets: table, Handlers: handlers, Egress: tcp.Handler{}, MaxSessions: cfg.MaxSessions}, nil
 }
 
 // closeHandlers closes the handlers of r that hold shared resources (see

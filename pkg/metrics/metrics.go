@@ -19,6 +19,7 @@ const (
 	OutcomeRejected = "rejected" // no redirect record: not an intercepted connection
 	OutcomeDenied   = "denied"   // identity or egress rules refused it
 	OutcomeFailed   = "failed"   // the upstream could not be reached
+	OutcomeLimited  = "limited"  // over a session limit (max_sessions)
 )
 
 // Metrics holds the daemon's metrics.

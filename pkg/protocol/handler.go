@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -50,3 +51,23 @@ type Result struct {
 type Handler interface {
 	Serve(ctx context.Context, s *Session, client net.Conn, dial Dialer) (Result, error)
 }
+
+// Refuser is implemented by a Handler that can turn a connection away in
+// its protocol's own terms, before any session starts (the proxy refuses
+// a connection that would exceed a session limit).
+//
+// Contract: Refuse tells the client that its session is refused and why
+// (reason's text is written for the client: it names the limit, never a
+// secret), without opening a session upstream, and returns when client
+// may be closed; the caller closes it. Refuse bounds the time and memory
+// a client can make it spend, and unblocks when ctx is cancelled. It may
+// still serve, with dial, what the protocol lets through without a
+// session: a PostgreSQL CancelRequest is routed, so that a job at its
+// limit can cancel its own queries.
+type Refuser interface {
+	Refuse(ctx context.Context, s *Session, client net.Conn, dial Dialer, reason error)
+}
+
+// ErrTooManySessions is wrapped by the reason a connection is refused with
+// when a session limit (max_sessions) is reached.
+var ErrTooManySessions = errors.New("too many sessions")

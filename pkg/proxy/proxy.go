@@ -76,9 +76,15 @@ type Proxy struct {
 	active atomic.Int64 // sessions being relayed
 	wg     sync.WaitGroup
 
+	// limits counts the sessions open against the routes' max_sessions.
+	limits sessionLimits
+
 	// rejected bounds the connection.rejected events: anyone on the host
 	// can connect to the proxy port.
 	rejected *audit.Throttle
+	// limited bounds the connection.denied events of connections over a
+	// session limit: a job looping on connect could write them at will.
+	limited *audit.Throttle
 }
 
 // Bounds of the events anyone can cause at will (see audit.Throttle).
@@ -111,6 +117,7 @@ func New(opts Options, r *Routes) *Proxy {
 	p := &Proxy{
 		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths, bindings: opts.Bindings,
 		rejected: audit.NewThrottle(eventsPerSecond, eventsBurst),
+		limited:  audit.NewThrottle(eventsPerSecond, eventsBurst),
 	}
 	p.mark = opts.Mark
 	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}

@@ -23,6 +23,9 @@ type Identity struct {
 	// its connections needs the binding of its job (Options.Bindings),
 	// in force, or it is denied.
 	Bound bool
+	// MaxSessions bounds its sessions open at once (0: no bound of its
+	// own).
+	MaxSessions uint32
 }
 
 // Routes is an immutable snapshot of everything a connection is routed by.
@@ -33,6 +36,9 @@ type Routes struct {
 	Targets    *target.Table               // by original destination
 	Handlers   map[string]protocol.Handler // by target name
 	Egress     protocol.Handler            // handler for allowed egress (plain TCP)
+	// MaxSessions bounds the sessions open at once, all identities
+	// together (0: no bound).
+	MaxSessions uint32
 }
 
 // isListener reports whether dst is one of the proxy's own listeners: a

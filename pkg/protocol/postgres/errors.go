@@ -19,6 +19,7 @@ const (
 	codeConnectionFailure     = "08006"
 	codeCannotConnectNow      = "57P03"
 	codeInternalError         = "XX000"
+	codeTooManyConnections    = "53300"
 )
 
 // ErrProtocol is wrapped by errors for clients that break the protocol.

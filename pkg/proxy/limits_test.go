@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicehq/sluice/pkg/audit"
+	"github.com/sluicehq/sluice/pkg/intercept"
+	"github.com/sluicehq/sluice/pkg/metrics"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/target"
+)
+
+func TestSessionLimits(t *testing.T) {
+	etl := Identity{Name: "etl", MaxSessions: 2}
+	ci := Identity{Name: "ci"} // no bound of its own
+	tests := []struct {
+		name string
+		all  uint32
+		take []Identity // in order; the last one is checked
+		want string     // "" = admitted, else part of the error
+	}{
+		{"under the identity's bound", 0, []Identity{etl, etl}, ""},
+		{"over the identity's bound", 0, []Identity{etl, etl, etl}, `identity "etl": 2 open, its max_sessions is 2`},
+		{"another identity is not counted", 0, []Identity{etl, etl, ci}, ""},
+		{"unbounded identity", 0, []Identity{ci, ci, ci, ci}, ""},
+		{"over the daemon's bound", 3, []Identity{ci, etl, ci, ci}, "through sluice: 3 open, max_sessions is 3"},
+		{"the identity's bound first", 3, []Identity{etl, etl, etl}, "its max_sessions is 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var l sessionLimits
+			var err error
+			for _, id := range tc.take {
+				_, err = l.take(tc.all, id)
+			}
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (!errors.Is(err, protocol.ErrTooManySessions) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want ErrTooManySessions and %q", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("release admits again, once", func(t *testing.T) {
+		var l sessionLimits
+		one, _ := l.take(0, etl)
+		if _, err := l.take(0, etl); err != nil {
+			t.Fatal(err)
+		}
+		one()
+		one() // a second call counts nothing out
+		if _, err := l.take(0, etl); err != nil {
+			t.Fatalf("after a release: %v", err)
+		}
+		if _, err := l.take(0, etl); err == nil {
+			t.Fatal("a release called twice freed two places")
+		}
+		if l.total != 2 || l.byIdentity["etl"] != 2 {
+			t.Fatalf("counts %d / %v, want 2 / 2", l.total, l.byIdentity)
+		}
+	})
+}
+
+// refusingHold holds each session until its client closes, and answers
+// refusals with a line.
+type refusingHold struct{}
+
+func (refusingHold) Serve(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer) (protocol.Result, error) {
+	defer c.Close()
+	_, err := io.Copy(io.Discard, c)
+	return protocol.Result{}, err
+}
+
+func (refusingHold) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, reason error) {
+	_, _ = c.Write([]byte("refused: " + reason.Error() + "\n"))
+}
+
+// TestMaxSessions: through the proxy, an identity at its max_sessions has
+// its next connection refused by the handler's Refuse, counted as limited, with an event; a session that
+// ends frees its place.
+func TestMaxSessions(t *testing.T) {
+	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
+	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
+	m := metrics.New()
+	var events syncBuf
+	log, err := audit.New(&events, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := &Routes{
+		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}, 2: {Name: "ci", Egress: EgressDeny, MaxSessions: 1}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "postgres", Host: "127.0.0.1", Port: up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": refusingHold{}},
+	}
+	p := New(Options{Lookup: look, Log: log, Metrics: m}, routes)
+	ln := serve(t, p)
+	connect := func(id uint32) net.Conn {
+		t.Helper()
+		port := freePort(t)
+		look.mu.Lock()
+		look.recs[port] = intercept.Origin{Identity: id, Dst: up}
+		look.mu.Unlock()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	read := func(c net.Conn) string {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 256)
+		n, _ := c.Read(b)
+		return string(b[:n])
+	}
+	active := m.Active.WithLabelValues("etl", "db")
+	waitActive := func(want float64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(active) != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v etl sessions active, want %v", testutil.ToFloat64(active), want)
+			}
+		}
+	}
+
+	first := connect(1)
+	waitActive(1)
+	if got := read(connect(1)); got != "refused: too many sessions for identity \"etl\": 1 open, its max_sessions is 1\n" {
+		t.Fatalf("second etl connection read %q", got)
+	}
+	if n := testutil.ToFloat64(m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)); n != 1 {
+		t.Errorf("%v connections counted limited, want 1", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(events.String(), `"reason":"too many sessions for identity \"etl\"`); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection.denied event:\n%s", events.String())
+		}
+	}
+	// Another identity has its own count.
+	connect(2)
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.Active.WithLabelValues("ci", "db")) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ci session was not admitted")
+		}
+	}
+
+	// The first session ends: its place is free again.
+	first.Close()
+	waitActive(0)
+	connect(1)
+	waitActive(1)
+}
