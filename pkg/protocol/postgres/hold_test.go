@@ -3,6 +3,7 @@ package postgres
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -391,6 +392,14 @@ func TestHoldRecording(t *testing.T) {
 	h1 := b.next()
 	h1.approve(true)
 	c.expect("CommandComplete INSERT 0 1", "ReadyForQuery I")
+	// The client reads its answer before the result is recorded (events
+	// and the result follow the flush): wait for the first statement's
+	// event, written after its result, so the lines come in one order.
+	for deadline := time.Now().Add(ioTimeout); len(e.audit.events(t, audit.DBQuery)) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no db.query event for the first statement")
+		}
+	}
 	c.send(&pgproto3.Query{String: "INSERT INTO u VALUES (2)"})
 	h2 := b.next()
 	h2.deny("not u")
