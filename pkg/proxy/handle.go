@@ -98,18 +98,28 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 }
 
 // refuse turns away a connection over a session limit: in its protocol's
-// terms when its handler can (a PostgreSQL client reads FATAL 53300),
-// closed otherwise.
+// terms when its handler can (a PostgreSQL client reads FATAL 53300) and
+// fewer than maxRefusing refusals are in progress, closed otherwise. The
+// bound keeps connections over a limit from holding what the limit
+// protects.
 func (p *Proxy) refuse(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn, reason error) {
 	defer c.Close()
 	p.metrics.Connections.WithLabelValues(s.Identity, s.Target, metrics.OutcomeLimited).Inc()
 	p.limited.Pass(p.connEvent(p.log.Warn(audit.ConnectionDenied), s, origin)).Str("reason", reason.Error()).
 		Msg("connection denied")
-	if rf, ok := h.(protocol.Refuser); ok {
-		rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
-			return p.dialer.DialContext(ctx, "tcp", s.Dst.String())
-		}, reason)
+	rf, ok := h.(protocol.Refuser)
+	if !ok {
+		return
 	}
+	select {
+	case p.refusing <- struct{}{}:
+		defer func() { <-p.refusing }()
+	default:
+		return
+	}
+	rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
+		return p.dialer.DialContext(ctx, "tcp", s.Dst.String())
+	}, reason)
 }
 
 // serve runs the handler. When expire is closed (the OIDC binding of the

@@ -44,6 +44,7 @@ func (l *sessionLimits) take(all uint32, id Identity) (func(), error) {
 	return func() { once.Do(func() { l.release(id.Name) }) }, nil
 }
 
+// release counts one session of identity name out.
 func (l *sessionLimits) release(name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -157,7 +158,70 @@ func TestMaxSessions(t *testing.T) {
 
 	// The first session ends: its place is free again.
 	first.Close()
-	waitActive(0)
+	for deadline := time.Now().Add(5 * time.Second); openSessions(p, "etl") != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first session's place was not freed")
+		}
+	}
 	connect(1)
 	waitActive(1)
+}
+
+// openSessions returns the sessions of identity name p counts open.
+func openSessions(p *Proxy, name string) uint32 {
+	p.limits.mu.Lock()
+	defer p.limits.mu.Unlock()
+	return p.limits.byIdentity[name]
+}
+
+// stallingRefuser refuses by holding the connection until ctx ends.
+type stallingRefuser struct{ refusingHold }
+
+func (stallingRefuser) Refuse(ctx context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) {
+	_, _ = c.Write([]byte("refusing\n"))
+	<-ctx.Done()
+}
+
+// TestRefusalsBounded: at most maxRefusing connections over a limit are
+// held by their handler's Refuse at once; more are closed at once.
+func TestRefusalsBounded(t *testing.T) {
+	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
+	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
+	routes := &Routes{
+		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "postgres", Host: "127.0.0.1", Port: up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": stallingRefuser{}},
+		// Every connection is over this bound.
+		MaxSessions: 1,
+	}
+	p := New(Options{Lookup: look, Log: audit.Discard(), Metrics: metrics.New()}, routes)
+	ln := serve(t, p)
+	// A session of another identity takes the daemon's only place.
+	release, err := p.limits.take(1, Identity{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var conns []net.Conn
+	for range maxRefusing + 1 {
+		port := freePort(t)
+		look.mu.Lock()
+		look.recs[port] = intercept.Origin{Identity: 1, Dst: up}
+		look.mu.Unlock()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		conns = append(conns, c)
+		if len(conns) <= maxRefusing && line != "refusing\n" {
+			t.Fatalf("refusal %d read %q, %v", len(conns), line, err)
+		}
+		if len(conns) > maxRefusing && (line != "" || !errors.Is(err, io.EOF)) {
+			t.Fatalf("refusal %d past the bound read %q, %v; want it closed at once", len(conns), line, err)
+		}
+	}
 }

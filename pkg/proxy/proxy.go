@@ -85,7 +85,13 @@ type Proxy struct {
 	// limited bounds the connection.denied events of connections over a
 	// session limit: a job looping on connect could write them at will.
 	limited *audit.Throttle
+	// refusing holds a token per refusal in progress (maxRefusing).
+	refusing chan struct{}
 }
+
+// maxRefusing bounds the connections being refused in their protocol's
+// terms at once; past it, more are closed at once.
+const maxRefusing = 64
 
 // Bounds of the events anyone can cause at will (see audit.Throttle).
 const (
@@ -118,6 +124,7 @@ func New(opts Options, r *Routes) *Proxy {
 		lookup: opts.Lookup, log: opts.Log, metrics: opts.Metrics, paths: opts.Paths, bindings: opts.Bindings,
 		rejected: audit.NewThrottle(eventsPerSecond, eventsBurst),
 		limited:  audit.NewThrottle(eventsPerSecond, eventsBurst),
+		refusing: make(chan struct{}, maxRefusing),
 	}
 	p.mark = opts.Mark
 	p.dialer = net.Dialer{Timeout: opts.DialTimeout, Control: markControl(opts.Mark)}

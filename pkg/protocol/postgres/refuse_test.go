@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sluicehq/sluice/pkg/audit"
 	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
@@ -84,23 +85,67 @@ func TestRefuse(t *testing.T) {
 	}
 }
 
-// TestRefuseEndsWithContext: a client that sends nothing does not hold
-// Refuse past its context.
-func TestRefuseEndsWithContext(t *testing.T) {
+// TestRefuseRoutesCancel: a CancelRequest over a session limit reaches
+// the server all the same, as a cancel and nothing more.
+func TestRefuseRoutesCancel(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	c, _ := e.connect(nil)
+	if c.key == nil {
+		t.Fatal("no BackendKeyData at login")
+	}
+	dials := e.fake.dialCount()
 	clientEnd, serverEnd := connPair(t, overTCP)
 	defer clientEnd.Close()
-	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.h.Refuse(ctx, testSession("sess-1"), serverEnd, nil, protocol.ErrTooManySessions)
+		e.h.Refuse(t.Context(), testSession("sess-cancel"), serverEnd, e.fake.dial, protocol.ErrTooManySessions)
+		serverEnd.Close()
 	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(ioTimeout):
-		t.Fatal("Refuse did not return once its context was cancelled")
+	cc := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
+	req := pgproto3.CancelRequest{ProcessID: c.key.ProcessID, SecretKey: slices.Clone(c.key.SecretKey)}
+	b, err := req.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.sendRaw(b)
+	if x := cc.untilClosed(); len(x.msgs) != 0 {
+		t.Errorf("the cancelling client received %v", x.msgs)
+	}
+	<-done
+	if got := e.fake.cancelRequests(); len(got) != 1 || got[0].ProcessID != fakePID {
+		t.Errorf("server got cancel requests %+v, want one with its own key", got)
+	}
+	if n := e.fake.dialCount() - dials; n != 1 {
+		t.Errorf("%d dials for the cancel, want 1 (no session)", n)
+	}
+	checkEvents(t, e.audit.events(t, audit.DBCancel), []fields{{"outcome": "routed", "cancelled_session": "sess-1", "session": "sess-cancel"}})
+}
+
+// TestRefuseEndsWithContext: a client that sends nothing does not hold
+// Refuse past its context, cancelled before or during the refusal.
+func TestRefuseEndsWithContext(t *testing.T) {
+	for _, before := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cancelled before %t", before), func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			clientEnd, serverEnd := connPair(t, overTCP)
+			defer clientEnd.Close()
+			ctx, cancel := context.WithCancel(t.Context())
+			if before {
+				cancel()
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				e.h.Refuse(ctx, testSession("sess-1"), serverEnd, nil, protocol.ErrTooManySessions)
+			}()
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second): // well under refuseTimeout
+				t.Fatal("Refuse did not return once its context was cancelled")
+			}
+		})
 	}
 }
