@@ -224,6 +224,30 @@ func TestPostgresPsql(t *testing.T) {
 		}
 	})
 
+	t.Run("a rule allowing set does not allow taking another role", func(t *testing.T) {
+		// etl may take orders_admin on the server, which may read prod.
+		if _, err := w.pg.Exec("orders", "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orders_admin') THEN CREATE ROLE orders_admin; END IF; END $$; "+
+			"GRANT orders_admin TO etl; GRANT USAGE ON SCHEMA prod TO orders_admin"); err != nil {
+			t.Fatal(err)
+		}
+		script := "SET statement_timeout = '5s';\nSET ROLE orders_admin;\nSELECT set_config('role', 'orders_admin', false);\nSELECT id, set_config('Role', 'orders_admin', false) FROM sales.orders WHERE id = 1;\nSELECT current_user;\n"
+		r := w.psql(t, w.pg, "etl", etlPassword, script, "-At", "-v", "VERBOSITY=verbose")
+		if n := strings.Count(r.stderr, `ERROR:  42501: permission denied by sluice policy "etl" rule "default"`); n != 3 {
+			t.Errorf("%d role changes refused by the policy, want 3:\n%s", n, r.stderr)
+		}
+		if strings.TrimSpace(r.stdout) != "SET\netl" {
+			t.Errorf("psql printed %q, want SET (statement_timeout) and etl (the session's role after the refusals)", r.stdout)
+		}
+		for _, stmt := range []string{"SET ROLE orders_admin", "SELECT set_config('role', 'orders_admin', false)"} {
+			if ev := w.queryEvent(t, stmt); ev.str("kind") != "set_role" || ev.str("decision") != "deny" {
+				t.Errorf("event of %s: kind %q, decision %q", stmt, ev.str("kind"), ev.str("decision"))
+			}
+		}
+		if ev := w.queryEvent(t, "SET statement_timeout = '5s'"); ev.str("kind") != "set" || ev.str("decision") != "allow" {
+			t.Errorf("SET statement_timeout: kind %q, decision %q", ev.str("kind"), ev.str("decision"))
+		}
+	})
+
 	t.Run("ON_ERROR_STOP stops the script at the denial", func(t *testing.T) {
 		script := "INSERT INTO staging.imports (payload) VALUES ('before');\nDELETE FROM prod.accounts;\nINSERT INTO staging.imports (payload) VALUES ('after');\n"
 		r := w.psql(t, w.pg, "etl", etlPassword, script, "-v", "ON_ERROR_STOP=1")

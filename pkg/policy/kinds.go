@@ -29,6 +29,7 @@ var kinds = [...]sqlclass.Kind{
 	sqlclass.KindTruncate,
 	sqlclass.KindDDL,
 	sqlclass.KindGrant,
+	sqlclass.KindSetRole,
 	sqlclass.KindDo,
 	sqlclass.KindDangerous,
 	sqlclass.KindCopyFile,

@@ -23,7 +23,7 @@ func TestKindInfo(t *testing.T) {
 	}{
 		{sqlclass.KindEmpty, 0, false},
 		{sqlclass.KindSelect, 8, false},
-		{sqlclass.KindDo, 19, true},
+		{sqlclass.KindDo, 20, true},
 		{sqlclass.KindExecute, 7, true},
 		{sqlclass.KindUnparseable, len(kinds) - 1, true},
 		{"", slotUnknownKind, true},

@@ -9,7 +9,7 @@ import (
 
 func TestKinds(t *testing.T) {
 	ks := Kinds()
-	if len(ks) != 24 || ks[0] != KindEmpty || ks[len(ks)-1] != KindUnparseable {
+	if len(ks) != 25 || ks[0] != KindEmpty || ks[len(ks)-1] != KindUnparseable {
 		t.Fatalf("Kinds() = %v", ks)
 	}
 	for i, k := range ks {
@@ -224,6 +224,18 @@ func TestShapeCacheKeepsLiteralMeaning(t *testing.T) {
 			warm: "WITH x AS (SELECT set_config('work_mem','64MB',false)) SELECT * FROM x, t",
 			text: "WITH x AS (SELECT set_config('seARCh_PAth','',false)) SELECT * FROM x, t",
 			want: KindDangerous,
+		},
+		{
+			name: "set_config of the role",
+			warm: "SELECT set_config('work_mem', '64MB', false)",
+			text: "SELECT set_config('ROLE', 'admin', false)",
+			want: KindSetRole,
+		},
+		{
+			name: "SET of the role",
+			warm: "SET work_mem TO '64MB'",
+			text: "SET role TO 'admin'",
+			want: KindSetRole,
 		},
 		{
 			name: "literal that is not UTF-8",

@@ -64,10 +64,14 @@ func describe(m proto.Message) (Kind, string) {
 
 	// Settings and transactions.
 	case *pg_query.VariableSetStmt:
-		if n.Kind == pg_query.VariableSetKind_VAR_RESET || n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
-			return KindSet, "RESET"
+		kind := KindSet
+		if roleSetting(n.Name) {
+			kind = KindSetRole
 		}
-		return KindSet, "SET"
+		if n.Kind == pg_query.VariableSetKind_VAR_RESET || n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+			return kind, "RESET"
+		}
+		return kind, "SET"
 	case *pg_query.VariableShowStmt:
 		return KindShow, "SHOW"
 	case *pg_query.ConstraintsSetStmt:

@@ -43,8 +43,10 @@
 //   - GRANT, REVOKE, ALTER DEFAULT PRIVILEGES, CREATE/ALTER/DROP ROLE (and
 //     USER, GROUP), GRANT/REVOKE role, REASSIGN OWNED, DROP OWNED and
 //     changes of owner (ALTER ... OWNER TO) are KindGrant.
-//   - SET, RESET, SET ROLE, SET SESSION AUTHORIZATION, SET CONSTRAINTS and
-//     a bare SELECT of set_config() calls are KindSet; SHOW is KindShow;
+//   - SET, RESET, SET CONSTRAINTS and a bare SELECT of set_config() calls
+//     are KindSet, but a change of the role (SET ROLE, SET SESSION
+//     AUTHORIZATION, their RESET, set_config('role' or
+//     'session_authorization') anywhere) is KindSetRole; SHOW is KindShow;
 //     LISTEN, UNLISTEN, NOTIFY, DISCARD, DEALLOCATE, CHECKPOINT are
 //     KindUtility.
 //   - Relations of DDL are written: DROP TABLE a, b writes both, CREATE

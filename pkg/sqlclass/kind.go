@@ -21,6 +21,7 @@ var kindOrder = [...]Kind{
 	KindTruncate,
 	KindDDL,
 	KindGrant,
+	KindSetRole,
 	KindDo,
 	KindDangerous,
 	KindCopyFile,

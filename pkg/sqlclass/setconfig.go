@@ -28,6 +28,12 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 		w.unsafe = u
 		return true
 	}
+	if roleSetting(name) {
+		// Counted wherever the call is, even under EXPLAIN: it changes
+		// whose privileges the session uses.
+		w.addFnKind(KindSetRole)
+		return true
+	}
 	if strings.EqualFold(name, "statement_timeout") {
 		w.timeoutConfig(n, f)
 		return true
@@ -50,6 +56,13 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 		w.setPath, w.setLocal = &p, nil
 	}
 	return true
+}
+
+// roleSetting says whether the setting name (the server matches names
+// without regard to case) changes whose privileges the session uses: role
+// (SET ROLE) or session_authorization (SET SESSION AUTHORIZATION).
+func roleSetting(name string) bool {
+	return strings.EqualFold(name, "role") || strings.EqualFold(name, "session_authorization")
 }
 
 // timeoutConfig follows set_config('statement_timeout', value, is_local)

@@ -8,7 +8,7 @@ type Kind string
 const (
 	KindEmpty       Kind = "empty"        // nothing but comments / whitespace
 	KindShow        Kind = "show"         // SHOW
-	KindSet         Kind = "set"          // SET, RESET, SET ROLE..., set_config() alone
+	KindSet         Kind = "set"          // SET, RESET, set_config() alone (but the role)
 	KindTransaction Kind = "transaction"  // BEGIN, COMMIT, ROLLBACK, SAVEPOINT...
 	KindUtility     Kind = "utility"      // LISTEN, NOTIFY, DISCARD, DEALLOCATE, CHECKPOINT, LOCK...
 	KindExplain     Kind = "explain"      // EXPLAIN without ANALYZE (nothing runs)
@@ -25,6 +25,7 @@ const (
 	KindTruncate    Kind = "truncate"     // TRUNCATE
 	KindDDL         Kind = "ddl"          // CREATE/ALTER/DROP..., SELECT INTO, CREATE TABLE AS
 	KindGrant       Kind = "grant"        // GRANT, REVOKE, ALTER DEFAULT PRIVILEGES, role DDL
+	KindSetRole     Kind = "set_role"     // SET ROLE, SET SESSION AUTHORIZATION, their RESET, set_config('role')
 	KindDo          Kind = "do"           // DO blocks (arbitrary code)
 	KindDangerous   Kind = "dangerous"    // calls a function on the dangerous list; LOAD, ALTER SYSTEM
 	KindCopyFile    Kind = "copy_file"    // COPY to/from a server-side file
