@@ -31,6 +31,9 @@ func TestUnsafeSettings(t *testing.T) {
 		{"set_config client_encoding sjis, local", "SELECT set_config('client_encoding', 'sjis', true)", true},
 		{"set_config with a parameter", "SELECT set_config('client_encoding', $1, false)", true},
 		{"set_config inside a query", "SELECT id FROM t WHERE set_config('standard_conforming_strings', 'off', false) IS NOT NULL", true},
+		{"set_config of a name cast to a shorter type", "SELECT set_config('standard_conforming_stringsX'::varchar(27), 'off', false)", true},
+		{"set_config of a name that is not a literal", "SELECT set_config(name, 'off', false) FROM settings", true},
+		{"set_config to a cast value", "SELECT set_config('client_encoding', 'sjis'::text, false)", true},
 		{"other settings", "SET work_mem = '64MB'", false},
 		{"a function's own SET clause", "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = off AS 'SELECT 1'", false},
 	}

@@ -17,11 +17,14 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if len(n.Args) != 3 {
 		return true // no such function: the server refuses the call
 	}
-	name, ok := constString(n.Args[0])
+	name, ok := literalString(n.Args[0])
 	if !ok {
+		// It may be standard_conforming_strings or client_encoding,
+		// which change how the server reads the statements after it.
+		w.unsafe = "set_config of a setting whose name is not a string literal"
 		return false
 	}
-	if _, lit := constString(n.Args[1]); !lit {
+	if _, lit := literalString(n.Args[1]); !lit {
 		w.setComputed = true
 	}
 	if u := unsafeSetConfig(name, n.Args[1]); u != "" {
@@ -44,7 +47,7 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if !w.sess.isBuiltin(f) || w.setConfigSelect == nil || !isTargetOf(w.setConfigSelect, n) {
 		return false
 	}
-	value, ok1 := constString(n.Args[1])
+	value, ok1 := literalString(n.Args[1])
 	local, ok2 := constBool(n.Args[2])
 	if !ok1 || !ok2 {
 		return false
@@ -56,6 +59,18 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 		w.setPath, w.setLocal = &p, nil
 	}
 	return true
+}
+
+// literalString returns the value of a string literal the server reads as
+// written: not cast. A cast may change it before the server uses it
+// ('roleX'::varchar(4) is role, 'role '::bpchar is role, a long path cast
+// to name is cut at 63 bytes), so a cast literal is taken for an unknown
+// value, as an expression is.
+func literalString(n *pg_query.Node) (string, bool) {
+	if n.GetTypeCast() != nil {
+		return "", false
+	}
+	return constString(n)
 }
 
 // roleSetting says whether the setting name (the server matches names
@@ -102,7 +117,7 @@ func bareSetConfig(s *pg_query.SelectStmt) bool {
 		if f.Name != "set_config" || (f.Schema != "" && f.Schema != "pg_catalog") {
 			return false
 		}
-		if _, ok := constString(fc.Args[0]); !ok {
+		if _, ok := literalString(fc.Args[0]); !ok {
 			return false
 		}
 	}

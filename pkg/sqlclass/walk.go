@@ -235,6 +235,14 @@ func (w *walker) visitMsg(m protoreflect.Message, md mode) {
 	case *pg_query.AlterObjectSchemaStmt:
 		w.addStmtKind(KindDDL)
 		w.setSchemaStmt(n)
+	case *pg_query.VariableSetStmt:
+		// A statement of its own, it has its kind already (describe):
+		// set, or set_role for the role. Inside DDL (ALTER ROLE,
+		// DATABASE or FUNCTION ... SET, CREATE FUNCTION ... SET) it is a
+		// default for later sessions or calls, which the DDL's own kind
+		// (grant, ddl) covers.
+		w.addStmtKind(KindSet)
+		w.children(m, md, 0)
 	default:
 		if info := msgInfos[m.Descriptor()]; info != nil && info.isStmt {
 			k, _ := describe(n)
