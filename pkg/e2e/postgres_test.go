@@ -230,10 +230,14 @@ func TestPostgresPsql(t *testing.T) {
 			"GRANT orders_admin TO etl; GRANT USAGE ON SCHEMA prod TO orders_admin"); err != nil {
 			t.Fatal(err)
 		}
-		script := "SET statement_timeout = '5s';\nSET ROLE orders_admin;\nSELECT set_config('role', 'orders_admin', false);\nSELECT id, set_config('Role', 'orders_admin', false) FROM sales.orders WHERE id = 1;\nSELECT current_user;\n"
+		script := "SET statement_timeout = '5s';\nSET ROLE orders_admin;\nSELECT set_config('role', 'orders_admin', false);\nSELECT id, set_config('Role', 'orders_admin', false) FROM sales.orders WHERE id = 1;\n" +
+			"SELECT set_config('roleXYZ'::varchar(4), 'orders_admin', false);\nSELECT current_user;\n"
 		r := w.psql(t, w.pg, "etl", etlPassword, script, "-At", "-v", "VERBOSITY=verbose")
 		if n := strings.Count(r.stderr, `ERROR:  42501: permission denied by sluice policy "etl" rule "default"`); n != 3 {
 			t.Errorf("%d role changes refused by the policy, want 3:\n%s", n, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "set_config of a setting whose name is not a string literal") {
+			t.Errorf("set_config of a cast name was not refused as unsafe:\n%s", r.stderr)
 		}
 		if strings.TrimSpace(r.stdout) != "SET\netl" {
 			t.Errorf("psql printed %q, want SET (statement_timeout) and etl (the session's role after the refusals)", r.stdout)
