@@ -60,12 +60,12 @@ func runRecordingCost(e *benchEnv, pairs, seconds int) (section, error) {
 	fmt.Fprintf(&b, "daemon with `recording: { enabled: false }`: %d pairs of %d s runs, each pair measured back to back\n", pairs, seconds)
 	b.WriteString("(on then off, off then on, alternately). \"On / off\" is the TPS with recording on divided by the TPS\n")
 	b.WriteString("with it off, in the same pair; \"recording's CPU\" is the difference of sluiced's CPU time per query in\n")
-	b.WriteString("the same pair; \"machine's CPU\" is the same difference for the busy time of the whole machine\n")
+	b.WriteString("the same pair; \"in the whole machine\" is the same difference for the busy time of all CPUs\n")
 	b.WriteString("(every process and kernel thread, writeback and the file system's journal included); \"idle\" is the\n")
 	b.WriteString("share of the machine's CPU time left idle or waiting for I/O during the runs. Goal: on / off ≥ 0.9.\n")
 	b.WriteString("Single pairs spread widely on a shared 2-vCPU machine, where pgbench, PostgreSQL and sluiced compete\n")
 	b.WriteString("for the same cores: the median is the figure.\n\n")
-	b.WriteString("| protocol | on / off, median | lowest–highest pair | pairs ≥ 0.9 | recording's CPU per query, median | machine's CPU per query, median | idle, median |\n")
+	b.WriteString("| protocol | on / off, median | lowest–highest pair | pairs ≥ 0.9 | recording's CPU per query in sluiced, median | in the whole machine, median | idle, median |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, mode := range modes {
 		res := results[mode]
