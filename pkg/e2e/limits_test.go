@@ -14,20 +14,10 @@ import (
 	"github.com/sluicehq/sluice/pkg/pgtest"
 )
 
-// maxSessionsConfig bounds legacy-etl to two sessions at once.
-const maxSessionsConfig = `
-listen: {{.Listen}}
-listen6: "{{.Listen6}}"
-control_socket: {{.Dir}}/control.sock
-cgroup_root: {{.Root}}
-state_dir: {{.Dir}}/state
-policies: {{.Dir}}/policies
-log: { format: json, level: debug }
-bpf: { pin_dir: {{.PinDir}} }
-identities:
-  - name: legacy-etl
-    egress: deny
-    max_sessions: 2
+// maxSessionsConfig is pgDaemon with legacy-etl bounded to two sessions at
+// once, and one passthrough target.
+var maxSessionsConfig = strings.Replace(pgDaemon, "  - name: legacy-etl\n    egress: deny\n",
+	"  - name: legacy-etl\n    egress: deny\n    max_sessions: 2\n", 1) + `
 targets:
   - name: orders-db
     protocol: postgres
@@ -92,6 +82,9 @@ func TestPostgresMaxSessions(t *testing.T) {
 	e.vars["PG"] = srv.Addr().String()
 	write(t, filepath.Join(e.dir, "policies", "etl.yaml"), selectPolicy("[orders-db]"))
 	w := &pgWorld{env: e, pg: srv}
+	if !strings.Contains(maxSessionsConfig, "max_sessions: 2") {
+		t.Fatal("pgDaemon changed: legacy-etl has no max_sessions")
+	}
 	e.start(e.writeConfig(maxSessionsConfig))
 
 	first, second := w.startSleeper(t), w.startSleeper(t)
