@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,6 +38,14 @@ func cmdStatus(controlFlag string, args []string) error {
 	return nil
 }
 
+// bound renders a max_sessions value.
+func bound(n uint32) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.FormatUint(uint64(n), 10)
+}
+
 func printStatus(st *control.Status) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "sluiced\t%s (pid %d, up %s)\n", st.Version, st.PID, time.Since(st.Started).Round(time.Second))
@@ -53,6 +62,7 @@ func printStatus(st *control.Status) {
 	fmt.Fprintf(w, "pins\t%s\n", pins)
 	fmt.Fprintf(w, "listeners\t%s\n", strings.Join(st.Listeners, ", "))
 	fmt.Fprintf(w, "active connections\t%d\n", st.Active)
+	fmt.Fprintf(w, "max_sessions\t%s\n", bound(st.MaxSessions))
 	if r := st.Recording; r != nil {
 		fmt.Fprintf(w, "host key\t%s (id %s)\n", r.HostKey, r.HostKeyID)
 		if r.LogSize == 0 {
@@ -69,6 +79,15 @@ func printStatus(st *control.Status) {
 		fmt.Fprintf(w, "recording\toff (recording.enabled: false)\n")
 	}
 	w.Flush()
+
+	if len(st.Sessions) > 0 {
+		fmt.Println("\nsessions by identity:")
+		w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		for _, s := range st.Sessions {
+			fmt.Fprintf(w, "  %s\t%d open\tmax_sessions %s\n", s.Identity, s.Open, bound(s.Max))
+		}
+		w.Flush()
+	}
 
 	fmt.Println("\nprograms:")
 	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)

@@ -73,21 +73,25 @@ type JobOIDC struct {
 
 // Status describes a running daemon.
 type Status struct {
-	Version     string            `json:"version"`
-	PID         int               `json:"pid"`
-	Started     time.Time         `json:"started"`
-	Config      string            `json:"config"`
-	CgroupRoot  string            `json:"cgroup_root"` // absolute directory the programs are attached to
-	FailMode    string            `json:"fail_mode"`
-	PinDir      string            `json:"pin_dir,omitempty"`
-	Adopted     bool              `json:"adopted"` // pins from an earlier run were re-used
-	Programs    []Program         `json:"programs"`
-	Listeners   []string          `json:"listeners"`
-	Tagged      []Tagged          `json:"tagged"`
-	TaggedUIDs  []TaggedUID       `json:"tagged_uids"`
-	Maps        map[string]Map    `json:"maps"`
-	Active      int               `json:"active_connections"`
-	Connections map[string]uint64 `json:"kernel_counters"`
+	Version    string         `json:"version"`
+	PID        int            `json:"pid"`
+	Started    time.Time      `json:"started"`
+	Config     string         `json:"config"`
+	CgroupRoot string         `json:"cgroup_root"` // absolute directory the programs are attached to
+	FailMode   string         `json:"fail_mode"`
+	PinDir     string         `json:"pin_dir,omitempty"`
+	Adopted    bool           `json:"adopted"` // pins from an earlier run were re-used
+	Programs   []Program      `json:"programs"`
+	Listeners  []string       `json:"listeners"`
+	Tagged     []Tagged       `json:"tagged"`
+	TaggedUIDs []TaggedUID    `json:"tagged_uids"`
+	Maps       map[string]Map `json:"maps"`
+	Active     int            `json:"active_connections"`
+	// MaxSessions is the daemon-wide bound (0: none); Sessions lists the
+	// identities with sessions open or a bound of their own.
+	MaxSessions uint32             `json:"max_sessions"`
+	Sessions    []IdentitySessions `json:"sessions"`
+	Connections map[string]uint64  `json:"kernel_counters"`
 	// Recording is the recording store's state; absent when recording is
 	// off.
 	Recording *RecordingStatus `json:"recording,omitempty"`
@@ -117,6 +121,13 @@ type Binding struct {
 	Subject string         `json:"subject,omitempty"`
 	JTI     string         `json:"jti,omitempty"`
 	Claims  map[string]any `json:"claims,omitempty"`
+}
+
+// IdentitySessions is what one identity holds against its max_sessions.
+type IdentitySessions struct {
+	Identity string `json:"identity"`
+	Open     uint32 `json:"open"`
+	Max      uint32 `json:"max"` // 0: no bound of its own
 }
 
 // RecordingStatus is what `sluice sessions verify` needs to be checked

@@ -20,6 +20,18 @@ func (d *Daemon) status(peer control.Peer) (*control.Status, error) {
 		Adopted: d.it.Adopted, Active: d.proxy.ActiveCount(), Maps: map[string]control.Map{},
 		Connections: map[string]uint64{},
 	}
+	st.MaxSessions = cfg.MaxSessions
+	open := d.proxy.OpenSessions()
+	for _, id := range cfg.Identities {
+		if n := open[id.Name]; n > 0 || id.MaxSessions > 0 {
+			st.Sessions = append(st.Sessions, control.IdentitySessions{Identity: id.Name, Open: n, Max: id.MaxSessions})
+		}
+		delete(open, id.Name)
+	}
+	for name, n := range open { // identities a reload removed, sessions still open
+		st.Sessions = append(st.Sessions, control.IdentitySessions{Identity: name, Open: n})
+	}
+	sort.Slice(st.Sessions, func(i, j int) bool { return st.Sessions[i].Identity < st.Sessions[j].Identity })
 	for _, l := range d.it.Links() {
 		st.Programs = append(st.Programs, control.Program{Name: l.Name, Attach: l.Attach, LinkID: l.ID, Pinned: l.Pin})
 	}

@@ -2,15 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/control"
 	"github.com/sluicehq/sluice/pkg/pgtest"
 )
 
@@ -89,6 +92,14 @@ func TestPostgresMaxSessions(t *testing.T) {
 
 	first, second := w.startSleeper(t), w.startSleeper(t)
 	sleeping(t, srv, 2)
+	out, code := e.sluice(0, "status", "--json")
+	var st control.Status
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("sluice status --json: exit %d, %v:\n%s", code, err, out)
+	}
+	if st.MaxSessions != 10000 || !slices.Equal(st.Sessions, []control.IdentitySessions{{Identity: "legacy-etl", Open: 2, Max: 2}}) {
+		t.Errorf("status: max_sessions %d, sessions %+v; want 10000 and legacy-etl 2 open of 2", st.MaxSessions, st.Sessions)
+	}
 
 	r := w.psql(t, srv, "etl", etlPassword, "", "-At", "-v", "VERBOSITY=verbose", "-c", "SELECT 'third'")
 	if r.code == 0 || strings.Contains(r.stdout, "third") {

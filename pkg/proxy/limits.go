@@ -44,6 +44,17 @@ func (l *sessionLimits) take(all uint32, id Identity) (func(), error) {
 	return func() { once.Do(func() { l.release(id.Name) }) }, nil
 }
 
+// open returns the sessions open by identity name (a copy).
+func (l *sessionLimits) open() map[string]uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]uint32, len(l.byIdentity))
+	for name, n := range l.byIdentity {
+		out[name] = n
+	}
+	return out
+}
+
 // release counts one session of identity name out.
 func (l *sessionLimits) release(name string) {
 	l.mu.Lock()

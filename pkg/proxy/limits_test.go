@@ -158,20 +158,13 @@ func TestMaxSessions(t *testing.T) {
 
 	// The first session ends: its place is free again.
 	first.Close()
-	for deadline := time.Now().Add(5 * time.Second); openSessions(p, "etl") != 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); p.OpenSessions()["etl"] != 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first session's place was not freed")
 		}
 	}
 	connect(1)
 	waitActive(1)
-}
-
-// openSessions returns the sessions of identity name p counts open.
-func openSessions(p *Proxy, name string) uint32 {
-	p.limits.mu.Lock()
-	defer p.limits.mu.Unlock()
-	return p.limits.byIdentity[name]
 }
 
 // stallingRefuser refuses by holding the connection until ctx ends.

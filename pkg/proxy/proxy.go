@@ -210,6 +210,10 @@ func (p *Proxy) accept(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// OpenSessions returns the sessions open by identity name, as the
+// max_sessions bounds count them.
+func (p *Proxy) OpenSessions() map[string]uint32 { return p.limits.open() }
+
 // ActiveCount returns how many sessions are being relayed now.
 func (p *Proxy) ActiveCount() int { return int(p.active.Load()) }
 
