@@ -217,13 +217,19 @@ type sample struct {
 var txRE = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
 
 // machineTime returns the CPU time all CPUs spent busy (user, nice,
-// system, interrupts, steal) and idle (idle, iowait) since boot, from
-// /proc/stat.
+// system, interrupts) and idle (idle, iowait) since boot, from /proc/stat.
 func machineTime() (busy, idle time.Duration, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, 0, err
 	}
+	return parseProcStat(b)
+}
+
+// parseProcStat reads the first line of /proc/stat. Steal (time the
+// hypervisor gave to other guests) counts as neither: no process here
+// used it.
+func parseProcStat(b []byte) (busy, idle time.Duration, err error) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
@@ -236,9 +242,11 @@ func machineTime() (busy, idle time.Duration, err error) {
 			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
 		}
 		d := time.Duration(n) * 10 * time.Millisecond
-		if i == 3 || i == 4 {
+		switch i {
+		case 3, 4:
 			idle += d
-		} else {
+		case 7:
+		default:
 			busy += d
 		}
 	}
