@@ -407,6 +407,9 @@ func TestSequenceWrites(t *testing.T) {
 		{"explained only", "EXPLAIN SELECT nextval('s')", nil, KindExplain, l("public.s")},
 		{"not a literal", "SELECT nextval($1)", nil, KindDangerous, nil},
 		{"an OID", "SELECT nextval(16384)", nil, KindDangerous, nil},
+		{"cast to text", "SELECT nextval('s'::text)", nil, KindInsert, l("public.s")},
+		{"cast that may cut the name", "SELECT nextval('public.aXX'::varchar(8))", nil, KindDangerous, nil},
+		{"cast to char", "SELECT setval('s '::bpchar, 1)", nil, KindDangerous, nil},
 		{"currval reads", "SELECT currval('s')", nil, KindSelect, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -235,13 +235,15 @@ func (w *walker) fieldSelection(n *pg_query.A_Indirection) {
 // sequenceWrite follows nextval(seq) and setval(seq, ...): they change the
 // sequence, so the statement writes it, and is at least an insert
 // (nextval adds to the sequence) or an update (setval sets it). The
-// sequence must be a literal (the regclass text PostgreSQL reads);
-// otherwise which one it is cannot be known, and the call is dangerous.
+// sequence must be a literal (the regclass text PostgreSQL reads),
+// uncast or cast to regclass or text; otherwise (an expression, a cast
+// that may cut it such as varchar(8)) which one it is cannot be known,
+// and the call is dangerous.
 func (w *walker) sequenceWrite(n *pg_query.FuncCall, f Function) {
 	if len(n.Args) == 0 {
 		return // no such function: the server refuses the call
 	}
-	text, ok := constString(n.Args[0])
+	text, ok := castLiteral(n.Args[0], "regclass", "text")
 	if !ok {
 		w.flagDangerous(f)
 		return

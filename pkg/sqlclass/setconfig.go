@@ -1,6 +1,7 @@
 package sqlclass
 
 import (
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -73,6 +74,23 @@ func literalString(n *pg_query.Node) (string, bool) {
 	return constString(n)
 }
 
+// castLiteral returns the value of a string literal, uncast or cast, with
+// no type modifier, to one of types: types that read the text as written
+// (text, regclass), unlike varchar(n) or char(n), which may cut it first.
+func castLiteral(n *pg_query.Node, types ...string) (string, bool) {
+	if tc := n.GetTypeCast(); tc != nil {
+		tn := tc.GetTypeName()
+		if tn == nil || len(tn.Typmods) > 0 || len(tn.ArrayBounds) > 0 || tn.Setof || tn.PctType {
+			return "", false
+		}
+		t := funcName(tn.Names)
+		if t.Schema != "" && t.Schema != "pg_catalog" || !slices.Contains(types, t.Name) {
+			return "", false
+		}
+	}
+	return constString(n)
+}
+
 // roleSetting says whether the setting name (the server matches names
 // without regard to case) changes whose privileges the session uses: role
 // (SET ROLE) or session_authorization (SET SESSION AUTHORIZATION).
@@ -88,7 +106,7 @@ func (w *walker) timeoutConfig(n *pg_query.FuncCall, f Function) {
 	if !w.sess.isBuiltin(f) || w.setConfigSelect == nil || !isTargetOf(w.setConfigSelect, n) {
 		return
 	}
-	value, ok1 := constString(n.Args[1])
+	value, ok1 := literalString(n.Args[1])
 	local, ok2 := constBool(n.Args[2])
 	if ok1 && ok2 {
 		w.setTimeout = &Setting{Value: value, Local: local}
