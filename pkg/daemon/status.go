@@ -20,7 +20,7 @@ func (d *Daemon) status(peer control.Peer) (*control.Status, error) {
 		Adopted: d.it.Adopted, Active: d.proxy.ActiveCount(), Maps: map[string]control.Map{},
 		Connections: map[string]uint64{},
 	}
-	st.MaxSessions = cfg.MaxSessions
+	st.MaxSessions, st.Sessions = cfg.MaxSessions, []control.IdentitySessions{}
 	open := d.proxy.OpenSessions()
 	for _, id := range cfg.Identities {
 		if n := open[id.Name]; n > 0 || id.MaxSessions > 0 {

@@ -392,7 +392,7 @@ func TestRecordingCrash(t *testing.T) {
 				}
 			}
 			restarted := map[string]bool{}
-			ended := map[string]bool{} // ended and signed before the kill
+			ended := map[string]bool{} // ended before the kill (signed then or at the restart)
 			var recorded []string
 			for _, in := range cycle {
 				if in.Open {

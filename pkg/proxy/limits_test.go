@@ -167,16 +167,18 @@ func TestMaxSessions(t *testing.T) {
 	waitActive(1)
 }
 
-// stallingRefuser refuses by holding the connection until ctx ends.
+// stallingRefuser refuses by holding the connection until its client
+// closes it.
 type stallingRefuser struct{ refusingHold }
 
-func (stallingRefuser) Refuse(ctx context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) {
+func (stallingRefuser) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) {
 	_, _ = c.Write([]byte("refusing\n"))
-	<-ctx.Done()
+	_, _ = io.Copy(io.Discard, c)
 }
 
 // TestRefusalsBounded: at most maxRefusing connections over a limit are
-// held by their handler's Refuse at once; more are closed at once.
+// held by their handler's Refuse at once; more are closed at once; a
+// refusal that ends gives its place back.
 func TestRefusalsBounded(t *testing.T) {
 	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
 	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
@@ -195,8 +197,7 @@ func TestRefusalsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	var conns []net.Conn
-	for range maxRefusing + 1 {
+	refusal := func() (net.Conn, string, error) {
 		port := freePort(t)
 		look.mu.Lock()
 		look.recs[port] = intercept.Origin{Identity: 1, Dst: up}
@@ -206,15 +207,34 @@ func TestRefusalsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
-		conns = append(conns, c)
-		if len(conns) <= maxRefusing && line != "refusing\n" {
-			t.Fatalf("refusal %d read %q, %v", len(conns), line, err)
+		return c, line, err
+	}
+	var held []net.Conn
+	for i := range maxRefusing + 1 {
+		c, line, err := refusal()
+		held = append(held, c)
+		if i < maxRefusing && line != "refusing\n" {
+			t.Fatalf("refusal %d read %q, %v", i+1, line, err)
 		}
-		if len(conns) > maxRefusing && (line != "" || !errors.Is(err, io.EOF)) {
-			t.Fatalf("refusal %d past the bound read %q, %v; want it closed at once", len(conns), line, err)
+		if i == maxRefusing && (line != "" || !errors.Is(err, io.EOF)) {
+			t.Fatalf("refusal %d past the bound read %q, %v; want it closed at once", i+1, line, err)
 		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, line, _ := refusal()
+		c.Close()
+		if line == "refusing\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("refusals that ended did not give their places back")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
