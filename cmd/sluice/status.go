@@ -38,6 +38,20 @@ func cmdStatus(controlFlag string, args []string) error {
 	return nil
 }
 
+// printSessions writes the sessions each identity holds against its
+// max_sessions, when any identity has sessions open or a bound.
+func printSessions(out io.Writer, st *control.Status) {
+	if len(st.Sessions) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nsessions by identity:")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, s := range st.Sessions {
+		fmt.Fprintf(w, "  %s\t%d open\tmax_sessions %s\n", s.Identity, s.Open, bound(s.Max))
+	}
+	w.Flush()
+}
+
 // bound renders a max_sessions value.
 func bound(n uint32) string {
 	if n == 0 {
@@ -80,14 +94,7 @@ func printStatus(st *control.Status) {
 	}
 	w.Flush()
 
-	if len(st.Sessions) > 0 {
-		fmt.Println("\nsessions by identity:")
-		w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		for _, s := range st.Sessions {
-			fmt.Fprintf(w, "  %s\t%d open\tmax_sessions %s\n", s.Identity, s.Open, bound(s.Max))
-		}
-		w.Flush()
-	}
+	printSessions(os.Stdout, st)
 
 	fmt.Println("\nprograms:")
 	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)

@@ -46,3 +46,25 @@ func TestStatusBindings(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusSessions: the sessions each identity holds against its bound;
+// nothing when no identity has sessions or a bound.
+func TestStatusSessions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sessions []control.IdentitySessions
+	}{
+		{"status-sessions", []control.IdentitySessions{
+			{Identity: "ci-job", Open: 20, Max: 20},
+			{Identity: "nightly-etl", Open: 0, Max: 5},
+			{Identity: "removed-by-a-reload", Open: 1},
+		}},
+		{"status-sessions-none", []control.IdentitySessions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			printSessions(&buf, &control.Status{Sessions: tc.sessions})
+			golden(t, tc.name+".golden", buf.String())
+		})
+	}
+}
