@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/intercept"
 	"github.com/sluicehq/sluice/pkg/metrics"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/protocol/tcp"
 	"github.com/sluicehq/sluice/pkg/target"
 )
 
@@ -236,5 +237,56 @@ func TestRefusalsBounded(t *testing.T) {
 			t.Fatal("refusals that ended did not give their places back")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLimitedEventsBounded: a job looping on connect over a bound cannot
+// write connection.denied events at will; every refusal is counted.
+func TestLimitedEventsBounded(t *testing.T) {
+	events := &syncBuf{}
+	log, err := audit.New(events, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
+	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
+	routes := &Routes{
+		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "tcp", Host: "127.0.0.1", Port: up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": tcp.Handler{}}, // no Refuse: closed at once
+	}
+	p := New(Options{Lookup: look, Log: log, Metrics: m}, routes)
+	ln := serve(t, p)
+	release, err := p.limits.take(0, routes.Identities[1]) // etl's only place is taken
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	const n = 200
+	start := time.Now()
+	for range n {
+		port := freePort(t)
+		look.mu.Lock()
+		look.recs[port] = intercept.Origin{Identity: 1, Dst: up}
+		look.mu.Unlock()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	limited := m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(limited) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v refusals counted, want %d", testutil.ToFloat64(limited), n)
+		}
+	}
+	written := strings.Count(events.String(), `"event":"connection.denied"`)
+	most := eventsBurst + int(time.Since(start).Seconds()*eventsPerSecond) + 1
+	if written < eventsBurst || written > most || written >= n {
+		t.Fatalf("%d connection.denied events for %d refusals, want %d to %d", written, n, eventsBurst, most)
 	}
 }
