@@ -7,8 +7,8 @@ import (
 )
 
 // Buffering bounds: events wait at most flushInterval before they are
-// written, and a writer never holds more than maxBuffered bytes (past it,
-// the event that crosses the bound is written out at once, by its caller).
+// written, sooner once maxBuffered bytes wait; a writer waits only when
+// twice that is held while the previous batch is still being written.
 const (
 	flushInterval = 20 * time.Millisecond
 	maxBuffered   = 256 << 10
@@ -16,21 +16,30 @@ const (
 
 // bufferedWriter batches event lines: one write(2) per flush interval
 // instead of one per event, which matters at tens of thousands of
-// statements per second. Lines are never split. Flush and Close write out
-// what is held; a daemon killed with SIGKILL loses at most the last
-// interval of events (session recordings, not the event stream, are the
-// durable record).
+// statements per second. Only its flusher goroutine (and Flush, Close)
+// writes to the file: a session emitting an event copies it into memory
+// and goes on, and never holds up other sessions with a write. Lines are
+// never split. Flush and Close write out what is held; a daemon killed
+// with SIGKILL loses at most the last interval of events (session
+// recordings, not the event stream, are the durable record).
 type bufferedWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	buf  []byte
-	err  error
-	stop chan struct{}
-	done chan struct{}
+	w io.Writer
+
+	mu    sync.Mutex
+	room  *sync.Cond // signalled when the flusher takes the held lines
+	buf   []byte     // lines held
+	spare []byte     // the batch written last, for reuse
+	err   error
+
+	flushMu sync.Mutex // one batch written at a time, in order
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func newBufferedWriter(w io.Writer) *bufferedWriter {
-	b := &bufferedWriter{w: w, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &bufferedWriter{w: w, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	b.room = sync.NewCond(&b.mu)
 	go b.loop()
 	return b
 }
@@ -44,42 +53,56 @@ func (b *bufferedWriter) loop() {
 		case <-b.stop:
 			return
 		case <-t.C:
-			_ = b.Flush()
+		case <-b.kick:
 		}
+		_ = b.Flush()
 	}
 }
 
-// Write appends one event line.
+// Write appends one event line. It wakes the flusher once maxBuffered
+// bytes are held, and waits while twice that is held (the file is slower
+// than the events): memory stays bounded.
 func (b *bufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for len(b.buf) >= 2*maxBuffered {
+		b.room.Wait()
+	}
 	b.buf = append(b.buf, p...)
 	if len(b.buf) >= maxBuffered {
-		b.flushLocked()
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
 	}
 	return len(p), nil
 }
 
-// Flush writes out the buffered lines.
+// Flush writes out the lines held, and returns the first write error
+// seen so far.
 func (b *bufferedWriter) Flush() error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	out := b.buf
+	b.buf, b.spare = b.spare[:0], nil
+	b.room.Broadcast()
+	b.mu.Unlock()
+
+	var err error
+	if len(out) > 0 {
+		_, err = b.w.Write(out)
+	}
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.flushLocked()
-	return b.err
-}
-
-func (b *bufferedWriter) flushLocked() {
-	if len(b.buf) == 0 {
-		return
+	if cap(out) <= 4*maxBuffered {
+		b.spare = out[:0]
 	}
-	if _, err := b.w.Write(b.buf); err != nil && b.err == nil {
+	if err != nil && b.err == nil {
 		b.err = err
 	}
-	if cap(b.buf) > 4*maxBuffered {
-		b.buf = nil
-	} else {
-		b.buf = b.buf[:0]
-	}
+	return b.err
 }
 
 // Close stops the flusher and writes out what is left.

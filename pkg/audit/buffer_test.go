@@ -73,3 +73,76 @@ func TestBufferedLoggerFlushesByItself(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// gatedWriter blocks every write until its gate is opened, and counts the
+// bytes written.
+type gatedWriter struct {
+	gate    chan struct{}
+	mu      sync.Mutex
+	written int
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.written += len(p)
+	return len(p), nil
+}
+
+// TestBufferedWriterKeepsWritesOffTheCaller: a caller never waits for the
+// file while less than twice maxBuffered is held, even when the file is
+// stuck; past that it waits (bounded memory) and goes on once the file
+// takes writes again; nothing is lost.
+func TestBufferedWriterKeepsWritesOffTheCaller(t *testing.T) {
+	g := &gatedWriter{gate: make(chan struct{})}
+	b := newBufferedWriter(g)
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+
+	// The flusher takes what is held (at its tick, or once maxBuffered
+	// is) and is stuck writing it; whatever it took, twice maxBuffered
+	// fit in memory without waiting.
+	n := 2 * maxBuffered / len(line)
+	wrote := make(chan struct{})
+	go func() {
+		for range n {
+			_, _ = b.Write(line)
+		}
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller waited for a stuck file with less than twice maxBuffered held")
+	}
+
+	// More than that (the flusher took at most twice maxBuffered): the
+	// caller waits.
+	more := 3 * maxBuffered / len(line)
+	blocked := make(chan struct{})
+	go func() {
+		for range more {
+			_, _ = b.Write(line)
+		}
+		close(blocked)
+	}()
+	select {
+	case <-blocked:
+		t.Fatal("a caller went on with more than twice maxBuffered held and the file stuck")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	close(g.gate) // the file takes writes again
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller still waits once the file takes writes")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := (n + more) * len(line)
+	if g.written != want {
+		t.Fatalf("%d bytes written, want %d", g.written, want)
+	}
+}
