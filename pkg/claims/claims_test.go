@@ -186,3 +186,29 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("Decode = %#v", c)
 	}
 }
+
+// TestDecodeFoldedNames: top-level names equal without regard to case
+// (Unicode simple folding, as encoding/json matches struct fields) are
+// refused; the same name in nested objects, or one name twice, is not.
+func TestDecodeFoldedNames(t *testing.T) {
+	tests := []struct {
+		name, json string
+		folded     bool
+	}{
+		{"distinct names", `{"sub":"a","aud":"b","exp":1}`, false},
+		{"sub and SUB", `{"sub":"a","SUB":"b"}`, true},
+		{"exp and Exp", `{"Exp":1,"exp":2}`, true},
+		{"long s", `{"sub":"a","\u017Fub":"b"}`, true},
+		{"kelvin sign", `{"kid":"a","\u212Aid":"b"}`, true},
+		{"nested objects keep their names", `{"ctx":{"sub":"a","SUB":"b"}}`, false},
+		{"one name twice", `{"sub":"a","sub":"b"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.json))
+			if got := errors.Is(err, ErrFoldedNames); got != tc.folded {
+				t.Fatalf("Decode(%s) = %v, want folded %v", tc.json, err, tc.folded)
+			}
+		})
+	}
+}

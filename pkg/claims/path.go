@@ -3,10 +3,12 @@ package claims
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // MaxPath bounds the length of a claim path, in bytes.
@@ -75,7 +77,58 @@ func Decode(data []byte) (map[string]any, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("the claims are not a JSON object")
 	}
+	if a, b, ok := foldedPair(raw); ok {
+		return nil, fmt.Errorf("%w: %q and %q", ErrFoldedNames, clipName(a), clipName(b))
+	}
 	return normalize(raw).(map[string]any), nil
+}
+
+// ErrFoldedNames is wrapped by Decode's error for claims with two names
+// that differ only in case ("sub" and "SUB", or "Sub" with a long s):
+// encoding/json, which OIDC libraries decode registered claims with,
+// matches names without regard to case and keeps the last, while a map
+// keeps both, so the two readings of one token could disagree (which
+// subject, which expiry).
+var ErrFoldedNames = errors.New("two claim names differ only in case")
+
+// foldedPair returns two names of m that are equal under Unicode case
+// folding, if there are any.
+func foldedPair(m map[string]any) (string, string, bool) {
+	seen := make(map[string]string, len(m))
+	for k := range m {
+		f := foldKey(k)
+		if other, dup := seen[f]; dup {
+			if other > k {
+				other, k = k, other
+			}
+			return other, k, true
+		}
+		seen[f] = k
+	}
+	return "", "", false
+}
+
+// foldKey maps every rune of s to the smallest rune of its case-folding
+// orbit, so that two names equal under strings.EqualFold map to the same
+// key.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// clipName bounds a claim name quoted in an error.
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 func normalize(v any) any {

@@ -139,6 +139,9 @@ func (is *issuer) verifyToken(ctx context.Context, h header, raw string) (*Token
 		return nil, refuse(ReasonMalformed, "the token's claims are not a JSON object")
 	}
 	c, err := claims.Decode(payload)
+	if errors.Is(err, claims.ErrFoldedNames) {
+		return nil, refuse(ReasonMalformed, "the token's claims are ambiguous: %v", err)
+	}
 	if err != nil {
 		return nil, refuse(ReasonMalformed, "the token's claims are not a JSON object")
 	}

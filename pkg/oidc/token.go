@@ -3,6 +3,7 @@ package oidc
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/sluicehq/sluice/pkg/claims"
@@ -47,6 +48,9 @@ func inspect(raw string) (header, map[string]any, error) {
 		return h, nil, refuse(ReasonMalformed, "the JWT payload is not base64url")
 	}
 	c, err := claims.Decode(pb)
+	if errors.Is(err, claims.ErrFoldedNames) {
+		return h, nil, refuse(ReasonMalformed, "the token's claims are ambiguous: %v", err)
+	}
 	if err != nil {
 		return h, nil, refuse(ReasonMalformed, "the JWT payload is not a JSON object of claims")
 	}

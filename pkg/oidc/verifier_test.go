@@ -2,7 +2,9 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -157,6 +159,26 @@ func TestVerifyRefused(t *testing.T) {
 			delete(c, "sub")
 			return is.Sign(t, c)
 		}, ReasonClaims, "the token names no subject (sub)"},
+		{"a second subject named in another case", func() string {
+			// encoding/json would take the last one, "SUB", for the
+			// subject; a map of the claims keeps both.
+			c := workloadClaims(is, time.Hour)
+			b, _ := json.Marshal(c)
+			payload := strings.TrimSuffix(string(b), "}") + `,"SUB":"repo:evil/app:ref:refs/heads/main"}`
+			return oidctest.SignPayload(t, is.SigningKey(), []byte(payload))
+		}, ReasonMalformed, `the token's claims are ambiguous: two claim names differ only in case: "SUB" and "sub"`},
+		{"an expired token with a later expiry named in another case", func() string {
+			c := workloadClaims(is, -time.Hour)
+			b, _ := json.Marshal(c)
+			payload := strings.TrimSuffix(string(b), "}") + fmt.Sprintf(`,"EXP":%d}`, time.Now().Add(time.Hour).Unix())
+			return oidctest.SignPayload(t, is.SigningKey(), []byte(payload))
+		}, ReasonMalformed, `two claim names differ only in case: "EXP" and "exp"`},
+		{"a second subject named with a long s", func() string {
+			c := workloadClaims(is, time.Hour)
+			b, _ := json.Marshal(c)
+			payload := strings.TrimSuffix(string(b), "}") + `,"\u017Fub":"repo:evil/app:ref:refs/heads/main"}`
+			return oidctest.SignPayload(t, is.SigningKey(), []byte(payload))
+		}, ReasonMalformed, "two claim names differ only in case"},
 		{"not a JWT", func() string { return "hunter2" }, ReasonMalformed, "not a signed JWT"},
 		{"garbage header", func() string { return "!!!.e30.e30" }, ReasonMalformed, "the JWT header is not base64url"},
 		{"header without alg", func() string { return "e30.e30.e30" }, ReasonMalformed, "names no algorithm"},

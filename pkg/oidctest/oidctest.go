@@ -166,12 +166,19 @@ func (is *Issuer) Sign(t testing.TB, claims map[string]any) string {
 // SignWith signs claims with k, whether the issuer publishes it or not.
 func SignWith(t testing.TB, k *Key, claims map[string]any) string {
 	t.Helper()
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: jose.JSONWebKey{Key: k.key, KeyID: k.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := json.Marshal(claims)
+	return SignPayload(t, k, payload)
+}
+
+// SignPayload signs payload, JSON written as the test wants it (key order,
+// repeated names), with k.
+func SignPayload(t testing.TB, k *Key, payload []byte) string {
+	t.Helper()
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: jose.JSONWebKey{Key: k.key, KeyID: k.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)
 	}
