@@ -108,15 +108,7 @@ func TestMaxSessions(t *testing.T) {
 	ln := serve(t, p)
 	connect := func(id uint32) net.Conn {
 		t.Helper()
-		port := freePort(t)
-		look.mu.Lock()
-		look.recs[port] = intercept.Origin{Identity: id, Dst: up}
-		look.mu.Unlock()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
-		c, err := d.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := look.dial(t, ln, intercept.Origin{Identity: id, Dst: up})
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
@@ -199,15 +191,7 @@ func TestRefusalsBounded(t *testing.T) {
 	}
 	defer release()
 	refusal := func() (net.Conn, string, error) {
-		port := freePort(t)
-		look.mu.Lock()
-		look.recs[port] = intercept.Origin{Identity: 1, Dst: up}
-		look.mu.Unlock()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
-		c, err := d.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := look.dial(t, ln, intercept.Origin{Identity: 1, Dst: up})
 		t.Cleanup(func() { c.Close() })
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
@@ -267,15 +251,7 @@ func TestLimitedEventsBounded(t *testing.T) {
 	const n = 200
 	start := time.Now()
 	for range n {
-		port := freePort(t)
-		look.mu.Lock()
-		look.recs[port] = intercept.Origin{Identity: 1, Dst: up}
-		look.mu.Unlock()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
-		c, err := d.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := look.dial(t, ln, intercept.Origin{Identity: 1, Dst: up})
 		c.Close()
 	}
 	limited := m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)
@@ -289,4 +265,20 @@ func TestLimitedEventsBounded(t *testing.T) {
 	if written < eventsBurst || written > most || written >= n {
 		t.Fatalf("%d connection.denied events for %d refusals, want %d to %d", written, n, eventsBurst, most)
 	}
+}
+
+// dial connects to the proxy from a fresh loopback port after recording
+// origin for it, as the kernel does at connect().
+func (f *fakeLookup) dial(t *testing.T, ln net.Listener, origin intercept.Origin) net.Conn {
+	t.Helper()
+	port := freePort(t)
+	f.mu.Lock()
+	f.recs[port] = origin
+	f.mu.Unlock()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}}
+	c, err := d.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
