@@ -129,6 +129,11 @@ func TestPostgresMaxSessions(t *testing.T) {
 	w.daemon.waitEvent(t, "db.cancel routed", func(ev event) bool {
 		return ev.str("event") == "db.cancel" && ev.str("outcome") == "routed"
 	})
+	// The cancel asked for no session: the third psql is the only
+	// connection refused.
+	if denied := waitEvents(w.daemon, 1, named("connection.denied")); len(denied) != 1 {
+		t.Errorf("%d connection.denied events, want 1 (the cancel is no refusal):\n%v", len(denied), denied)
+	}
 	sleeping(t, srv, 1)
 
 	// One session is free again.

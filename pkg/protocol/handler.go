@@ -63,9 +63,11 @@ type Handler interface {
 // a client can make it spend, and unblocks when ctx is cancelled. It may
 // still serve, with dial, what the protocol lets through without a
 // session: a PostgreSQL CancelRequest is routed, so that a job at its
-// limit can cancel its own queries.
+// limit can cancel its own queries. It returns false when it served such
+// a request (the connection asked for no session, and it is not counted
+// as refused), true otherwise.
 type Refuser interface {
-	Refuse(ctx context.Context, s *Session, client net.Conn, dial Dialer, reason error)
+	Refuse(ctx context.Context, s *Session, client net.Conn, dial Dialer, reason error) (refused bool)
 }
 
 // ErrTooManySessions is wrapped by the reason a connection is refused with

@@ -102,24 +102,44 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 // fewer than maxRefusing refusals are in progress, closed otherwise. The
 // bound keeps connections over a limit from holding what the limit
 // protects.
+//
+// It is counted (outcome limited) and reported (connection.denied) once
+// the handler has answered, unless the connection turned out to ask for
+// no session (a PostgreSQL CancelRequest, routed: its db.cancel event
+// tells).
 func (p *Proxy) refuse(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn, reason error) {
 	defer c.Close()
+	if rf, ok := h.(protocol.Refuser); ok && p.refuseIn(ctx, rf, s, c, reason) == served {
+		return
+	}
 	p.metrics.Connections.WithLabelValues(s.Identity, s.Target, metrics.OutcomeLimited).Inc()
 	p.limited.Pass(p.connEvent(p.log.Warn(audit.ConnectionDenied), s, origin)).Str("reason", reason.Error()).
 		Msg("connection denied")
-	rf, ok := h.(protocol.Refuser)
-	if !ok {
-		return
-	}
+}
+
+// refusal is what became of a connection over a limit.
+type refusal int
+
+const (
+	refused refusal = iota // refused, in the protocol's terms or closed
+	served                 // it asked for no session and was served
+)
+
+// refuseIn runs rf's Refuse when fewer than maxRefusing refusals are in
+// progress; past that, the connection is refused by closing it.
+func (p *Proxy) refuseIn(ctx context.Context, rf protocol.Refuser, s *protocol.Session, c net.Conn, reason error) refusal {
 	select {
 	case p.refusing <- struct{}{}:
 		defer func() { <-p.refusing }()
 	default:
-		return
+		return refused
 	}
-	rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
+	if rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
 		return p.dialer.DialContext(ctx, "tcp", s.Dst.String())
-	}, reason)
+	}, reason) {
+		return refused
+	}
+	return served
 }
 
 // serve runs the handler. When expire is closed (the OIDC binding of the

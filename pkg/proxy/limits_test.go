@@ -83,8 +83,9 @@ func (refusingHold) Serve(_ context.Context, _ *protocol.Session, c net.Conn, _ 
 	return protocol.Result{}, err
 }
 
-func (refusingHold) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, reason error) {
+func (refusingHold) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, reason error) bool {
 	_, _ = c.Write([]byte("refused: " + reason.Error() + "\n"))
+	return true
 }
 
 // TestMaxSessions: through the proxy, an identity at its max_sessions has
@@ -133,8 +134,11 @@ func TestMaxSessions(t *testing.T) {
 	if got := read(connect(1)); got != "refused: too many sessions for identity \"etl\": 1 open, its max_sessions is 1\n" {
 		t.Fatalf("second etl connection read %q", got)
 	}
-	if n := testutil.ToFloat64(m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)); n != 1 {
-		t.Errorf("%v connections counted limited, want 1", n)
+	limited := m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(limited) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v connections counted limited, want 1", testutil.ToFloat64(limited))
+		}
 	}
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(events.String(), `"reason":"too many sessions for identity \"etl\"`); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -164,9 +168,10 @@ func TestMaxSessions(t *testing.T) {
 // closes it.
 type stallingRefuser struct{ refusingHold }
 
-func (stallingRefuser) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) {
+func (stallingRefuser) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) bool {
 	_, _ = c.Write([]byte("refusing\n"))
 	_, _ = io.Copy(io.Discard, c)
+	return true
 }
 
 // TestRefusalsBounded: at most maxRefusing connections over a limit are
@@ -281,4 +286,55 @@ func (f *fakeLookup) dial(t *testing.T, ln net.Listener, origin intercept.Origin
 		t.Fatal(err)
 	}
 	return c
+}
+
+// servingRefuser serves every connection over a limit as one that asks
+// for no session (as a PostgreSQL CancelRequest is).
+type servingRefuser struct{ refusingHold }
+
+func (servingRefuser) Refuse(_ context.Context, _ *protocol.Session, c net.Conn, _ protocol.Dialer, _ error) bool {
+	_, _ = c.Write([]byte("served\n"))
+	return false
+}
+
+// TestServedNotCounted: a connection over a limit that its handler serves
+// as asking for no session is neither counted as limited nor reported as
+// denied.
+func TestServedNotCounted(t *testing.T) {
+	events := &syncBuf{}
+	log, err := audit.New(events, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
+	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
+	routes := &Routes{
+		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "postgres", Host: "127.0.0.1", Port: up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": servingRefuser{}},
+	}
+	p := New(Options{Lookup: look, Log: log, Metrics: m}, routes)
+	ln := serve(t, p)
+	release, err := p.limits.take(0, routes.Identities[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	c := look.dial(t, ln, intercept.Origin{Identity: 1, Dst: up})
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); line != "served\n" {
+		t.Fatalf("read %q, %v", line, err)
+	}
+	// The proxy is done with it once the connection is closed.
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection still open: %v", err)
+	}
+	if n := testutil.ToFloat64(m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)); n != 0 {
+		t.Errorf("%v connections counted limited, want 0", n)
+	}
+	if strings.Contains(events.String(), "connection.denied") {
+		t.Errorf("a served connection was reported denied:\n%s", events.String())
+	}
 }

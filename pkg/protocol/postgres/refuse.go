@@ -17,9 +17,9 @@ const refuseTimeout = 5 * time.Second
 // GSSENCRequest) as Serve would, then reads the StartupMessage and sends
 // FATAL 53300 with reason. A CancelRequest is routed all the same: it
 // opens no session, and a job at its bound must be able to cancel its own
-// queries. The startup phase is bounded by refuseTimeout and the startup
-// message size.
-func (h *Handler) Refuse(ctx context.Context, s *protocol.Session, client net.Conn, dial protocol.Dialer, reason error) {
+// queries; Refuse then returns false. The startup phase is bounded by
+// refuseTimeout and the startup message size.
+func (h *Handler) Refuse(ctx context.Context, s *protocol.Session, client net.Conn, dial protocol.Dialer, reason error) bool {
 	c := newConn(client)
 	// The deadline first: a context cancelled before Refuse starts must
 	// not see its deadline pushed back.
@@ -29,14 +29,15 @@ func (h *Handler) Refuse(ctx context.Context, s *protocol.Session, client net.Co
 	_, cancelReq, err := h.clientStartup(c)
 	if err != nil {
 		h.protocolError(c, err)
-		return
+		return true
 	}
 	if cancelReq != nil {
 		_ = h.cancel(ctx, s, cancelReq, dial)
-		return
+		return false
 	}
 	e := fatal(codeTooManyConnections, "sluice refuses the session: %s", reason.Error())
 	e.Hint = "Sessions open through sluice have reached a max_sessions bound of its configuration: end some, or raise the bound."
 	_ = c.w.Send(e)
 	_ = c.w.Flush()
+	return true
 }

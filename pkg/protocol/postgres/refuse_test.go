@@ -55,10 +55,9 @@ func TestRefuse(t *testing.T) {
 			defer clientEnd.Close()
 			dialed := false
 			dial := func(context.Context) (net.Conn, error) { dialed = true; return nil, errors.New("no upstream") }
-			done := make(chan struct{})
+			done := make(chan bool, 1)
 			go func() {
-				defer close(done)
-				e.h.Refuse(t.Context(), testSession("sess-1"), serverEnd, dial, reason)
+				done <- e.h.Refuse(t.Context(), testSession("sess-1"), serverEnd, dial, reason)
 				serverEnd.Close()
 			}()
 			c := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
@@ -74,7 +73,10 @@ func TestRefuse(t *testing.T) {
 				t.Errorf("received %v %q, want %v %q", x.msgs, x.errMessage(), tc.want, tc.msg)
 			}
 			select {
-			case <-done:
+			case refused := <-done:
+				if !refused {
+					t.Error("Refuse returned false (served) for a refusal")
+				}
 			case <-time.After(ioTimeout):
 				t.Fatal("Refuse did not return")
 			}
@@ -96,10 +98,9 @@ func TestRefuseRoutesCancel(t *testing.T) {
 	dials := e.fake.dialCount()
 	clientEnd, serverEnd := connPair(t, overTCP)
 	defer clientEnd.Close()
-	done := make(chan struct{})
+	done := make(chan bool, 1)
 	go func() {
-		defer close(done)
-		e.h.Refuse(t.Context(), testSession("sess-cancel"), serverEnd, e.fake.dial, protocol.ErrTooManySessions)
+		done <- e.h.Refuse(t.Context(), testSession("sess-cancel"), serverEnd, e.fake.dial, protocol.ErrTooManySessions)
 		serverEnd.Close()
 	}()
 	cc := &pgClient{t: t, conn: clientEnd, fe: pgproto3.NewFrontend(clientEnd, clientEnd)}
@@ -112,7 +113,9 @@ func TestRefuseRoutesCancel(t *testing.T) {
 	if x := cc.untilClosed(); len(x.msgs) != 0 {
 		t.Errorf("the cancelling client received %v", x.msgs)
 	}
-	<-done
+	if refused := <-done; refused {
+		t.Error("Refuse returned true (refused) for a routed CancelRequest")
+	}
 	if got := e.fake.cancelRequests(); len(got) != 1 || got[0].ProcessID != fakePID {
 		t.Errorf("server got cancel requests %+v, want one with its own key", got)
 	}
