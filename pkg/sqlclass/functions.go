@@ -243,7 +243,7 @@ func (w *walker) sequenceWrite(n *pg_query.FuncCall, f Function) {
 	if len(n.Args) == 0 {
 		return // no such function: the server refuses the call
 	}
-	text, ok := castLiteral(n.Args[0], "regclass", "text")
+	text, ok := literal(n.Args[0], "regclass", "text")
 	if !ok {
 		w.flagDangerous(f)
 		return

@@ -66,7 +66,7 @@ func unsafeSetConfig(name string, value *pg_query.Node) string {
 	if name != "standard_conforming_strings" && name != "client_encoding" {
 		return ""
 	}
-	v, ok := literalString(value)
+	v, ok := literal(value)
 	if !ok {
 		return fmt.Sprintf("set_config of %s to a value that is not a literal", name)
 	}

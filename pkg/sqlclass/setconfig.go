@@ -18,14 +18,14 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if len(n.Args) != 3 {
 		return true // no such function: the server refuses the call
 	}
-	name, ok := literalString(n.Args[0])
+	name, ok := literal(n.Args[0])
 	if !ok {
 		// It may be standard_conforming_strings or client_encoding,
 		// which change how the server reads the statements after it.
 		w.unsafe = "set_config of a setting whose name is not a string literal"
 		return false
 	}
-	if _, lit := literalString(n.Args[1]); !lit {
+	if _, lit := literal(n.Args[1]); !lit {
 		w.setComputed = true
 	}
 	if u := unsafeSetConfig(name, n.Args[1]); u != "" {
@@ -48,7 +48,7 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	if !w.sess.isBuiltin(f) || w.setConfigSelect == nil || !isTargetOf(w.setConfigSelect, n) {
 		return false
 	}
-	value, ok1 := literalString(n.Args[1])
+	value, ok1 := literal(n.Args[1])
 	local, ok2 := constBool(n.Args[2])
 	if !ok1 || !ok2 {
 		return false
@@ -62,29 +62,20 @@ func (w *walker) setConfig(n *pg_query.FuncCall, f Function) bool {
 	return true
 }
 
-// literalString returns the value of a string literal the server reads as
-// written: not cast. A cast may change it before the server uses it
-// ('roleX'::varchar(4) is role, 'role '::bpchar is role, a long path cast
-// to name is cut at 63 bytes), so a cast literal is taken for an unknown
-// value, as an expression is.
-func literalString(n *pg_query.Node) (string, bool) {
-	if n.GetTypeCast() != nil {
-		return "", false
-	}
-	return constString(n)
-}
-
-// castLiteral returns the value of a string literal, uncast or cast, with
-// no type modifier, to one of types: types that read the text as written
-// (text, regclass), unlike varchar(n) or char(n), which may cut it first.
-func castLiteral(n *pg_query.Node, types ...string) (string, bool) {
+// literal returns the value of a string literal the server reads as
+// written: uncast, or cast, with no type modifier, to one of casts (types
+// that read the text as written, such as text or regclass). Other casts
+// may change it before the server uses it ('roleX'::varchar(4) is role,
+// 'role '::bpchar is role, a long path cast to name is cut at 63 bytes),
+// so such a literal is taken for an unknown value, as an expression is.
+func literal(n *pg_query.Node, casts ...string) (string, bool) {
 	if tc := n.GetTypeCast(); tc != nil {
 		tn := tc.GetTypeName()
 		if tn == nil || len(tn.Typmods) > 0 || len(tn.ArrayBounds) > 0 || tn.Setof || tn.PctType {
 			return "", false
 		}
 		t := funcName(tn.Names)
-		if t.Schema != "" && t.Schema != "pg_catalog" || !slices.Contains(types, t.Name) {
+		if t.Schema != "" && t.Schema != "pg_catalog" || !slices.Contains(casts, t.Name) {
 			return "", false
 		}
 	}
@@ -106,7 +97,7 @@ func (w *walker) timeoutConfig(n *pg_query.FuncCall, f Function) {
 	if !w.sess.isBuiltin(f) || w.setConfigSelect == nil || !isTargetOf(w.setConfigSelect, n) {
 		return
 	}
-	value, ok1 := literalString(n.Args[1])
+	value, ok1 := literal(n.Args[1])
 	local, ok2 := constBool(n.Args[2])
 	if ok1 && ok2 {
 		w.setTimeout = &Setting{Value: value, Local: local}
@@ -135,7 +126,7 @@ func bareSetConfig(s *pg_query.SelectStmt) bool {
 		if f.Name != "set_config" || (f.Schema != "" && f.Schema != "pg_catalog") {
 			return false
 		}
-		if _, ok := literalString(fc.Args[0]); !ok {
+		if _, ok := literal(fc.Args[0]); !ok {
 			return false
 		}
 	}
