@@ -109,7 +109,7 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 // tells).
 func (p *Proxy) refuse(ctx context.Context, s *protocol.Session, origin intercept.Origin, h protocol.Handler, c net.Conn, reason error) {
 	defer c.Close()
-	if rf, ok := h.(protocol.Refuser); ok && p.refuseIn(ctx, rf, s, c, reason) == served {
+	if rf, ok := h.(protocol.Refuser); ok && !p.refuseIn(ctx, rf, s, c, reason) {
 		return
 	}
 	p.metrics.Connections.WithLabelValues(s.Identity, s.Target, metrics.OutcomeLimited).Inc()
@@ -117,29 +117,20 @@ func (p *Proxy) refuse(ctx context.Context, s *protocol.Session, origin intercep
 		Msg("connection denied")
 }
 
-// refusal is what became of a connection over a limit.
-type refusal int
-
-const (
-	refused refusal = iota // refused, in the protocol's terms or closed
-	served                 // it asked for no session and was served
-)
-
 // refuseIn runs rf's Refuse when fewer than maxRefusing refusals are in
-// progress; past that, the connection is refused by closing it.
-func (p *Proxy) refuseIn(ctx context.Context, rf protocol.Refuser, s *protocol.Session, c net.Conn, reason error) refusal {
+// progress; past that, the connection is refused by closing it. It
+// returns whether the connection was refused (false: it asked for no
+// session and was served).
+func (p *Proxy) refuseIn(ctx context.Context, rf protocol.Refuser, s *protocol.Session, c net.Conn, reason error) bool {
 	select {
 	case p.refusing <- struct{}{}:
 		defer func() { <-p.refusing }()
 	default:
-		return refused
+		return true
 	}
-	if rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
+	return rf.Refuse(ctx, s, c, func(ctx context.Context) (net.Conn, error) {
 		return p.dialer.DialContext(ctx, "tcp", s.Dst.String())
-	}, reason) {
-		return refused
-	}
-	return served
+	}, reason)
 }
 
 // serve runs the handler. When expire is closed (the OIDC binding of the
