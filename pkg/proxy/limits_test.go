@@ -232,40 +232,19 @@ func TestRefusalsBounded(t *testing.T) {
 // TestLimitedEventsBounded: a job looping on connect over a bound cannot
 // write connection.denied events at will; every refusal is counted.
 func TestLimitedEventsBounded(t *testing.T) {
-	events := &syncBuf{}
-	log, err := audit.New(events, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
-	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
-	routes := &Routes{
-		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}},
-		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "tcp", Host: "127.0.0.1", Port: up.Port()}}, nil),
-		Handlers:   map[string]protocol.Handler{"db": tcp.Handler{}}, // no Refuse: closed at once
-	}
-	p := New(Options{Lookup: look, Log: log, Metrics: m}, routes)
-	ln := serve(t, p)
-	release, err := p.limits.take(0, routes.Identities[1]) // etl's only place is taken
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-
+	o := newOverBound(t, "tcp", tcp.Handler{}) // no Refuse: closed at once
 	const n = 200
 	start := time.Now()
 	for range n {
-		c := look.dial(t, ln, intercept.Origin{Identity: 1, Dst: up})
-		c.Close()
+		o.dial(t).Close()
 	}
-	limited := m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)
+	limited := o.m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)
 	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(limited) < n; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%v refusals counted, want %d", testutil.ToFloat64(limited), n)
 		}
 	}
-	written := strings.Count(events.String(), `"event":"connection.denied"`)
+	written := strings.Count(o.events.String(), `"event":"connection.denied"`)
 	most := eventsBurst + int(time.Since(start).Seconds()*eventsPerSecond) + 1
 	if written < eventsBurst || written > most || written >= n {
 		t.Fatalf("%d connection.denied events for %d refusals, want %d to %d", written, n, eventsBurst, most)
@@ -301,27 +280,8 @@ func (servingRefuser) Refuse(_ context.Context, _ *protocol.Session, c net.Conn,
 // as asking for no session is neither counted as limited nor reported as
 // denied.
 func TestServedNotCounted(t *testing.T) {
-	events := &syncBuf{}
-	log, err := audit.New(events, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	up := netip.MustParseAddrPort("127.0.0.1:5432") // never dialed
-	look := &fakeLookup{recs: map[uint16]intercept.Origin{}}
-	routes := &Routes{
-		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}},
-		Targets:    target.New([]*target.Target{{Name: "db", Protocol: "postgres", Host: "127.0.0.1", Port: up.Port()}}, nil),
-		Handlers:   map[string]protocol.Handler{"db": servingRefuser{}},
-	}
-	p := New(Options{Lookup: look, Log: log, Metrics: m}, routes)
-	ln := serve(t, p)
-	release, err := p.limits.take(0, routes.Identities[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	c := look.dial(t, ln, intercept.Origin{Identity: 1, Dst: up})
+	o := newOverBound(t, "postgres", servingRefuser{})
+	c := o.dial(t)
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if line, err := bufio.NewReader(c).ReadString('\n'); line != "served\n" {
@@ -331,10 +291,52 @@ func TestServedNotCounted(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("connection still open: %v", err)
 	}
-	if n := testutil.ToFloat64(m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)); n != 0 {
+	if n := testutil.ToFloat64(o.m.Connections.WithLabelValues("etl", "db", metrics.OutcomeLimited)); n != 0 {
 		t.Errorf("%v connections counted limited, want 0", n)
 	}
-	if strings.Contains(events.String(), "connection.denied") {
-		t.Errorf("a served connection was reported denied:\n%s", events.String())
+	if strings.Contains(o.events.String(), "connection.denied") {
+		t.Errorf("a served connection was reported denied:\n%s", o.events.String())
 	}
+}
+
+// overBound is a proxy whose identity etl (id 1) holds the only session
+// its max_sessions allows: each connection it makes to target db is over
+// its bound.
+type overBound struct {
+	look   *fakeLookup
+	ln     net.Listener
+	m      *metrics.Metrics
+	events *syncBuf
+	up     netip.AddrPort
+}
+
+func newOverBound(t *testing.T, proto string, h protocol.Handler) *overBound {
+	t.Helper()
+	o := &overBound{
+		look: &fakeLookup{recs: map[uint16]intercept.Origin{}}, m: metrics.New(), events: &syncBuf{},
+		up: netip.MustParseAddrPort("127.0.0.1:5432"), // never dialed
+	}
+	log, err := audit.New(o.events, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := &Routes{
+		Identities: map[uint32]Identity{1: {Name: "etl", Egress: EgressDeny, MaxSessions: 1}},
+		Targets:    target.New([]*target.Target{{Name: "db", Protocol: proto, Host: "127.0.0.1", Port: o.up.Port()}}, nil),
+		Handlers:   map[string]protocol.Handler{"db": h},
+	}
+	p := New(Options{Lookup: o.look, Log: log, Metrics: o.m}, routes)
+	o.ln = serve(t, p)
+	release, err := p.limits.take(0, routes.Identities[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return o
+}
+
+// dial connects as etl to db.
+func (o *overBound) dial(t *testing.T) net.Conn {
+	t.Helper()
+	return o.look.dial(t, o.ln, intercept.Origin{Identity: 1, Dst: o.up})
 }
