@@ -78,7 +78,7 @@ func Decode(data []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("the claims are not a JSON object")
 	}
 	if a, b, ok := foldedPair(raw); ok {
-		return nil, fmt.Errorf("%w: %q and %q", ErrFoldedNames, clipName(a), clipName(b))
+		return nil, fmt.Errorf("%w: %q and %q", ErrFoldedNames, clip(a), clip(b))
 	}
 	return normalize(raw).(map[string]any), nil
 }
@@ -121,14 +121,6 @@ func foldKey(s string) string {
 		b.WriteRune(least)
 	}
 	return b.String()
-}
-
-// clipName bounds a claim name quoted in an error.
-func clipName(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 func normalize(v any) any {
