@@ -30,7 +30,7 @@ func fileSize(t *testing.T, path string) int64 {
 func TestAppendLater(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		name := "plain"
-		opts := Options{FsyncInterval: time.Hour, SampleRows: 5}
+		opts := Options{FsyncInterval: time.Hour, ResultInterval: time.Hour, SampleRows: 5}
 		var ropts ReadOptions
 		if encrypted {
 			name = "encrypted"
@@ -119,10 +119,69 @@ func TestAppendLater(t *testing.T) {
 	}
 }
 
+// TestAppendLaterQuietSession: a result queued by a session that sends
+// nothing more is written once it has waited ResultInterval, long before
+// the next sync round, and the round still syncs it.
+func TestAppendLaterQuietSession(t *testing.T) {
+	s, dir := openStore(t, Options{FsyncInterval: time.Hour, ResultInterval: 10 * time.Millisecond})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.Path())
+	evs := pgEvents()
+	if _, err := r.Append(evs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AppendLater(evs[2]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for events(t, path) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events on disk: the queued result of a quiet session was not written", events(t, path))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r.queued.Load() {
+		t.Error("the recording still says it has queued lines after they were written")
+	}
+	if !r.dirty.Load() {
+		t.Error("the result was written but the recording is not marked for the next sync round")
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := events(t, path); n != 3 {
+		t.Errorf("%d events after the sync round, want 3", n)
+	}
+}
+
+// TestResultIntervalBound: ResultInterval is never longer than
+// FsyncInterval.
+func TestResultIntervalBound(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		opts       Options
+		wantResult time.Duration
+	}{
+		{"defaults", Options{}, DefaultResultInterval},
+		{"sync rounds more often", Options{FsyncInterval: 20 * time.Millisecond}, 20 * time.Millisecond},
+		{"set", Options{FsyncInterval: time.Minute, ResultInterval: time.Second}, time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _ := openStore(t, c.opts)
+			if got := s.opts.ResultInterval; got != c.wantResult {
+				t.Errorf("ResultInterval %s, want %s", got, c.wantResult)
+			}
+		})
+	}
+}
+
 // TestAppendLaterBounded: past maxLater queued bytes, a result is written
 // at once rather than held.
 func TestAppendLaterBounded(t *testing.T) {
-	s, dir := openStore(t, Options{FsyncInterval: time.Hour, SampleRows: 100})
+	s, dir := openStore(t, Options{FsyncInterval: time.Hour, ResultInterval: time.Hour, SampleRows: 100})
 	r, err := s.Create(pgHeader(idA))
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +216,7 @@ func TestAppendLaterBounded(t *testing.T) {
 func TestAppendLaterDiskFull(t *testing.T) {
 	mnt := smallFS(t)
 	dir := filepath.Join(mnt, "recordings")
-	s := openAt(t, dir, installKey(t, t.TempDir()), Options{FsyncInterval: time.Hour, OnError: func(error) {}})
+	s := openAt(t, dir, installKey(t, t.TempDir()), Options{FsyncInterval: time.Hour, ResultInterval: time.Hour, OnError: func(error) {}})
 	r, err := s.Create(pgHeader(idA))
 	if err != nil {
 		t.Fatal(err)

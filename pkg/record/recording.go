@@ -31,9 +31,9 @@ import (
 // AppendLater is for events that describe what has already happened
 // upstream (a statement's result): it numbers and chains the event at
 // once, but hands its line to the kernel together with the next Append,
-// or at the store's next sync round, whichever comes first; a statement
-// costs one write(2), not two. A kill -9 of the daemon can thus lose the
-// results of the last sync interval, never a statement. Its error is
+// or once it has waited Options.ResultInterval, whichever comes first; a
+// statement costs one write(2), not two. A kill -9 of the daemon can thus
+// lose the results of the last ResultInterval, never a statement. Its error is
 // about the event itself (ErrTooLarge, ErrInvalid, ErrClosed): a failure
 // to write surfaces at the next Append, which then fails as a whole.
 //
@@ -56,10 +56,11 @@ type Recording struct {
 	aead    cipher.AEAD // nil: not encrypted
 
 	mu                 sync.Mutex
-	seq                uint64 // of the next event
-	prev               Digest // hash of the last event numbered, written or not
-	size               int64  // bytes of complete lines in the file
-	later              []byte // lines numbered by AppendLater, not yet written
+	seq                uint64      // of the next event
+	prev               Digest      // hash of the last event numbered, written or not
+	size               int64       // bytes of complete lines in the file
+	later              []byte      // lines numbered by AppendLater, not yet written
+	queued             atomic.Bool // later holds lines (read without mu by the syncer)
 	retry              uint32
 	buf, plain, sealed []byte
 	nonce              [12]byte
@@ -256,6 +257,7 @@ func (r *Recording) append(ev Event, later bool) (uint64, error) {
 // queue queues an encoded line behind the lines already queued.
 func (r *Recording) queue(line []byte, hash Digest) uint64 {
 	r.later = append(r.later, line...)
+	r.queued.Store(true)
 	r.prev = hash
 	seq := r.seq
 	r.seq++
@@ -352,6 +354,7 @@ func (r *Recording) writeOut(line []byte) error {
 		} else {
 			r.later = r.later[:0]
 		}
+		r.queued.Store(false)
 	}
 	r.dirty.Store(true)
 	return nil

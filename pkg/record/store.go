@@ -19,6 +19,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultFsyncInterval     = 100 * time.Millisecond
+	DefaultResultInterval    = 100 * time.Millisecond
 	DefaultRetentionInterval = time.Minute
 )
 
@@ -28,6 +29,13 @@ type Options struct {
 	// written to since the last sync (group commit). Appends never wait
 	// for it.
 	FsyncInterval time.Duration
+	// ResultInterval bounds how long an event queued by AppendLater (a
+	// statement's result) waits for the session's next event: past it, the
+	// syncer writes it on its own (write(2), no fsync). It bounds what a
+	// crash of the process can lose, as FsyncInterval bounds what a power
+	// loss can. Default DefaultResultInterval; never longer than
+	// FsyncInterval, whose rounds write queued events too.
+	ResultInterval time.Duration
 	// MaxAge and MaxBytes bound the closed recordings kept (0: no bound).
 	// Retention removes the oldest first and never an open recording.
 	MaxAge   time.Duration
@@ -107,6 +115,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FsyncInterval <= 0 {
 		opts.FsyncInterval = DefaultFsyncInterval
 	}
+	if opts.ResultInterval <= 0 {
+		opts.ResultInterval = DefaultResultInterval
+	}
+	opts.ResultInterval = min(opts.ResultInterval, opts.FsyncInterval)
 	if opts.RetentionInterval <= 0 {
 		opts.RetentionInterval = DefaultRetentionInterval
 	}

@@ -18,8 +18,10 @@ import (
 // since the last round (fdatasync, one per file: the group commit), the
 // directories that gained entries, then logs the heads of the recordings
 // closed since, in one head log append, and only then removes their open
-// markers. Retention runs on the same goroutine,
-// so the head log has a single writer.
+// markers. Between rounds, every ResultInterval, it writes out queued
+// events that are still waiting for their session's next event (a session
+// gone quiet after a statement), without syncing. Retention runs on the
+// same goroutine, so the head log has a single writer.
 
 func (s *Store) loop() {
 	defer close(s.done)
@@ -27,8 +29,16 @@ func (s *Store) loop() {
 	defer st.Stop()
 	rt := time.NewTicker(s.opts.RetentionInterval)
 	defer rt.Stop()
+	var results <-chan time.Time // nil: the sync rounds are often enough
+	if s.opts.ResultInterval < s.opts.FsyncInterval {
+		lt := time.NewTicker(s.opts.ResultInterval)
+		defer lt.Stop()
+		results = lt.C
+	}
 	for {
 		select {
+		case <-results:
+			s.writeQueued()
 		case <-st.C:
 			s.report(s.sync())
 		case <-rt.C:
@@ -56,6 +66,25 @@ func (s *Store) closing(c *closing) {
 	delete(s.open, c.r.id)
 	s.pending = append(s.pending, c)
 	s.mu.Unlock()
+}
+
+// writeQueued writes the events AppendLater queued in every open
+// recording. A failure leaves them queued: the session's next Append fails
+// as a whole, and the next sync round reports it.
+func (s *Store) writeQueued() {
+	s.mu.Lock()
+	var queued []*Recording
+	for _, r := range s.open {
+		if r.queued.Load() {
+			queued = append(queued, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range queued {
+		r.mu.Lock()
+		_ = r.flush()
+		r.mu.Unlock()
+	}
 }
 
 func (s *Store) sync() error {
