@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -114,15 +113,6 @@ func measure(e *benchEnv, scenarios []scenario, rounds, ops int) ([]result, erro
 		out[i] = result{name: s.name, nsPerOp: median(samples[i]), samples: samples[i]}
 	}
 	return out, nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func runConnect(e *benchEnv, rounds, ops int) ([]section, error) {

@@ -34,6 +34,7 @@ func main() {
 	pgCases := flag.String("pgbench-cases", "", "only these pgbench configurations, e.g. simple/8,prepared/1")
 	recPairs := flag.Int("recording-pairs", 9, "pairs of recording on/off runs")
 	recSeconds := flag.Int("recording-seconds", 4, "length of one recording on/off run")
+	recFsync := flag.String("recording-fsync-interval", "", "recording.fsync_interval of the daemons that record (default: sluiced's)")
 	maskRows := flag.Int64("mask-rows", 10_000_000, "rows of the streamed results of the masking section")
 	maskRounds := flag.Int("mask-rounds", 3, "interleaved rounds of the masking section")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "have each sluiced started write a CPU profile to this path, suffixed .N.VARIANT")
@@ -49,7 +50,7 @@ func main() {
 		log.Fatal("bench: run as root (cgroups, eBPF)")
 	}
 
-	env, err := setup(*bin)
+	env, err := setup(*bin, *recFsync)
 	if err != nil {
 		log.Fatalf("bench: setup: %v", err)
 	}

@@ -172,9 +172,23 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
+	major, minor, err := deviceOf(e.dir) // where the daemon's state_dir is
+	if err != nil {
+		return sample{}, err
+	}
+	io0, err := deviceIO(major, minor)
+	if err != nil {
+		return sample{}, err
+	}
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return sample{}, fmt.Errorf("pgbench %+v: %w\n%s", c, err, out)
+	}
+	elapsed := time.Since(start).Seconds()
+	io1, err := deviceIO(major, minor)
+	if err != nil {
+		return sample{}, err
 	}
 	cpu1, err := cpuTime(proxy)
 	if err != nil {
@@ -202,6 +216,8 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 		cpuPerQuery: (cpu1 - cpu0).Seconds() / tx * 1e6,
 		machine:     (busy1 - busy0).Seconds() / tx * 1e6,
 		idle:        float64(idle1-idle0) / float64(busy1-busy0+idle1-idle0),
+		writes:      float64(io1.writes-io0.writes) / elapsed,
+		flushes:     float64(io1.flushes-io0.flushes) / elapsed,
 	}, nil
 }
 
@@ -209,9 +225,11 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 // time (user and system) per query in µs; the whole machine's busy CPU
 // time per query in µs (every process and kernel thread: pgbench, the
 // server, the proxy, writeback), and the share of the machine's CPU time
-// left idle or waiting for I/O.
+// left idle or waiting for I/O; and the write and cache flush requests
+// per second the disk holding the daemon's state directory completed.
 type sample struct {
 	tps, cpuPerQuery, machine, idle float64
+	writes, flushes                 float64
 }
 
 var txRE = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)

@@ -33,6 +33,9 @@ type benchEnv struct {
 	echo     net.Listener
 	echoAddr netip.AddrPort
 	pg       *pgEnv // nil when PostgreSQL is not installed
+	// fsyncInterval is recording.fsync_interval for daemons that record
+	// ("": sluiced's default).
+	fsyncInterval string
 }
 
 // daemonVariant is how a bench daemon handles the PostgreSQL target.
@@ -66,8 +69,8 @@ const (
 //	<top>/root/masked        tagged as an identity whose results are masked
 func (e *benchEnv) cg(name string) string { return filepath.Join(e.mount, e.top, name) }
 
-func setup(bin string) (*benchEnv, error) {
-	e := &benchEnv{}
+func setup(bin, fsyncInterval string) (*benchEnv, error) {
+	e := &benchEnv{fsyncInterval: fsyncInterval}
 	var err error
 	if e.mount, err = cgroup.Mount(); err != nil {
 		return nil, err
@@ -197,6 +200,8 @@ targets:
 	}
 	if e.variant == noRecording {
 		cfg += "recording: { enabled: false }\n"
+	} else if e.fsyncInterval != "" {
+		cfg += fmt.Sprintf("recording: { fsync_interval: %s }\n", e.fsyncInterval)
 	}
 	path := filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
