@@ -143,17 +143,141 @@ func TestAppendLaterQuietSession(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if r.queued.Load() {
+	r.mu.Lock()
+	queued := r.queued.Load()
+	r.mu.Unlock()
+	if queued {
 		t.Error("the recording still says it has queued lines after they were written")
-	}
-	if !r.dirty.Load() {
-		t.Error("the result was written but the recording is not marked for the next sync round")
 	}
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	if n := events(t, path); n != 3 {
 		t.Errorf("%d events after the sync round, want 3", n)
+	}
+}
+
+// TestAppendLaterNotHeldBySync: a quiet session's result is written while
+// a sync round is stuck on another recording (its lock held, as by an
+// Append blocked in write(2), or a long fdatasync): the result writer has
+// a goroutine of its own and passes over busy recordings.
+func TestAppendLaterNotHeldBySync(t *testing.T) {
+	s, dir := openStore(t, Options{FsyncInterval: time.Hour, ResultInterval: 5 * time.Millisecond})
+	busy, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := pgEvents()
+	if _, err := busy.Append(evs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.AppendLater(evs[2]); err != nil {
+		t.Fatal(err)
+	}
+	busy.mu.Lock()
+	synced := make(chan error, 1)
+	go func() { synced <- s.Sync() }() // stops at busy
+	quiet, err := s.Create(pgHeader(idB))
+	if err != nil {
+		busy.mu.Unlock()
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, quiet.Path())
+	if _, err := quiet.Append(evs[1]); err != nil {
+		busy.mu.Unlock()
+		t.Fatal(err)
+	}
+	if _, err := quiet.AppendLater(evs[2]); err != nil {
+		busy.mu.Unlock()
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for events(t, path) != 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	n := events(t, path)
+	busy.mu.Unlock()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("%d events on disk while another recording was busy: the quiet session's result waited for it", n)
+	}
+	if got := events(t, filepath.Join(dir, busy.Path())); got != 3 {
+		t.Errorf("the busy recording has %d events after the sync round, want 3 (its queued result written by the round)", got)
+	}
+}
+
+// TestAppendLaterQuietSessionDiskFull: a queued result the result writer
+// cannot write stays queued, nothing of it in the file, and goes out once
+// there is room, still without a next event.
+func TestAppendLaterQuietSessionDiskFull(t *testing.T) {
+	mnt := smallFS(t)
+	dir := filepath.Join(mnt, "recordings")
+	s := openAt(t, dir, installKey(t, t.TempDir()), Options{FsyncInterval: time.Hour, ResultInterval: 5 * time.Millisecond, OnError: func(error) {}})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.Path())
+	if _, err := r.Append(pgEvents()[1]); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	fill(t, filler)
+	// Use up the room left in the file's last page, with the queue empty.
+	for {
+		if _, err := r.Append(&Login{User: "etl_reader"}); err != nil {
+			break
+		}
+	}
+	size := fileSize(t, path)
+	if _, err := r.AppendLater(&Result{Statement: 1, Rows: 2, HasRows: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // ten ticks of the result writer
+	if got := fileSize(t, path); got != size {
+		t.Fatalf("the file went from %d to %d bytes on a full disk", size, got)
+	}
+	r.mu.Lock()
+	queued := r.queued.Load() && len(r.later) > 0
+	r.mu.Unlock()
+	if !queued {
+		t.Fatal("the result that could not be written is no longer queued")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	n := events(t, path)
+	deadline := time.Now().Add(10 * time.Second)
+	for events(t, path) != n+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events on disk: the queued result was not written once there was room", events(t, path))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSyncRoundClearsDirty: a round that writes out queued results syncs
+// them too, so the next round has nothing to sync for that recording.
+func TestSyncRoundClearsDirty(t *testing.T) {
+	s, _ := openStore(t, Options{FsyncInterval: time.Hour, ResultInterval: time.Hour})
+	r, err := s.Create(pgHeader(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := pgEvents()
+	if _, err := r.Append(evs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AppendLater(evs[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if r.dirty.Load() {
+		t.Error("after a sync round that wrote the queued result, the recording is still marked to be synced again")
 	}
 }
 

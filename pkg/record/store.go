@@ -34,7 +34,9 @@ type Options struct {
 	// syncer writes it on its own (write(2), no fsync). It bounds what a
 	// crash of the process can lose, as FsyncInterval bounds what a power
 	// loss can. Default DefaultResultInterval; never longer than
-	// FsyncInterval, whose rounds write queued events too.
+	// FsyncInterval, whose rounds write queued events too. (A tick that
+	// finds the recording locked by its session, queuing the next result,
+	// leaves its events to the next tick.)
 	ResultInterval time.Duration
 	// MaxAge and MaxBytes bound the closed recordings kept (0: no bound).
 	// Retention removes the oldest first and never an open recording.
@@ -82,10 +84,11 @@ type Store struct {
 	recovered []Recovery
 	closed    bool
 
-	syncReq   chan chan error
-	retainReq chan chan error
-	stop      chan struct{}
-	done      chan struct{}
+	syncReq     chan chan error
+	retainReq   chan chan error
+	stop        chan struct{}
+	done        chan struct{} // the syncer has returned
+	resultsDone chan struct{} // the result writer has returned (or never ran)
 }
 
 // liveEntry is a logged recording retention may remove.
@@ -140,6 +143,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{
 		dir: dir, opts: opts, open: map[string]*Recording{}, dirtyDirs: map[string]bool{}, live: map[string]liveEntry{},
 		syncReq: make(chan chan error), retainReq: make(chan chan error), stop: make(chan struct{}), done: make(chan struct{}),
+		resultsDone: make(chan struct{}),
 	}
 	var err error
 	if len(opts.Recipients) > 0 {
@@ -192,6 +196,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.OnError(err)
 	}
 	go s.loop()
+	if opts.ResultInterval < opts.FsyncInterval {
+		go s.resultLoop()
+	} else {
+		close(s.resultsDone) // the sync rounds are often enough
+	}
 	return s, nil
 }
 
@@ -275,6 +284,7 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	<-s.done
+	<-s.resultsDone
 	err := s.sync()
 	s.mu.Lock()
 	for _, c := range s.pending {

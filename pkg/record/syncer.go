@@ -18,10 +18,14 @@ import (
 // since the last round (fdatasync, one per file: the group commit), the
 // directories that gained entries, then logs the heads of the recordings
 // closed since, in one head log append, and only then removes their open
-// markers. Between rounds, every ResultInterval, it writes out queued
-// events that are still waiting for their session's next event (a session
-// gone quiet after a statement), without syncing. Retention runs on the
-// same goroutine, so the head log has a single writer.
+// markers. Retention runs on the same goroutine, so the head log has a
+// single writer.
+//
+// When ResultInterval is shorter than FsyncInterval, a second goroutine
+// writes out, every ResultInterval, the queued events still waiting for
+// their session's next event (a session gone quiet after a statement),
+// without syncing: on a goroutine of its own, so that a round's fdatasync,
+// which takes longer the longer the interval, does not hold them back.
 
 func (s *Store) loop() {
 	defer close(s.done)
@@ -29,16 +33,8 @@ func (s *Store) loop() {
 	defer st.Stop()
 	rt := time.NewTicker(s.opts.RetentionInterval)
 	defer rt.Stop()
-	var results <-chan time.Time // nil: the sync rounds are often enough
-	if s.opts.ResultInterval < s.opts.FsyncInterval {
-		lt := time.NewTicker(s.opts.ResultInterval)
-		defer lt.Stop()
-		results = lt.C
-	}
 	for {
 		select {
-		case <-results:
-			s.writeQueued()
 		case <-st.C:
 			s.report(s.sync())
 		case <-rt.C:
@@ -68,9 +64,28 @@ func (s *Store) closing(c *closing) {
 	s.mu.Unlock()
 }
 
+// resultLoop writes queued events every ResultInterval until the store
+// stops.
+func (s *Store) resultLoop() {
+	defer close(s.resultsDone)
+	t := time.NewTicker(s.opts.ResultInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.writeQueued()
+		case <-s.stop:
+			return
+		}
+	}
+}
+
 // writeQueued writes the events AppendLater queued in every open
-// recording. A failure leaves them queued: the session's next Append fails
-// as a whole, and the next sync round reports it.
+// recording. A recording whose lock is held is skipped: whoever holds it
+// (an Append, a sync round's flush, Close) writes the queued events
+// itself, or they wait for the next tick; so one session blocked in
+// write(2) holds up no other. A failure leaves them queued: the session's
+// next Append fails as a whole, and the next sync round reports it.
 func (s *Store) writeQueued() {
 	s.mu.Lock()
 	var queued []*Recording
@@ -81,7 +96,9 @@ func (s *Store) writeQueued() {
 	}
 	s.mu.Unlock()
 	for _, r := range queued {
-		r.mu.Lock()
+		if !r.mu.TryLock() {
+			continue
+		}
 		_ = r.flush()
 		r.mu.Unlock()
 	}
@@ -107,23 +124,21 @@ func (s *Store) sync() error {
 			firstErr = err
 		}
 	}
-	toSync := dirty[:0]
 	for _, r := range dirty {
-		if r.dirty.Swap(false) {
-			// Results queued by AppendLater go out first, so the sync
-			// covers them.
-			r.mu.Lock()
-			err := r.flush()
-			r.mu.Unlock()
-			if err != nil {
-				// They stay queued: the session's next Append (or its
-				// end) tries again, and fails as a whole if it cannot.
-				note(fmt.Errorf("record: %w", err))
-			}
-			toSync = append(toSync, r)
+		// Results queued by AppendLater go out first, so the sync covers
+		// them; the flag is cleared after that write, which the sync
+		// covers too, so that the next round does not sync it again.
+		r.mu.Lock()
+		err := r.flush()
+		r.dirty.Store(false)
+		r.mu.Unlock()
+		if err != nil {
+			// They stay queued: the session's next Append (or its
+			// end) tries again, and fails as a whole if it cannot.
+			note(fmt.Errorf("record: %w", err))
 		}
 	}
-	for _, err := range syncAll(toSync) {
+	for _, err := range syncAll(dirty) {
 		note(err)
 	}
 	var retry, logged []*closing

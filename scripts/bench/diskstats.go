@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -16,13 +18,55 @@ type diskIO struct {
 	writes, flushes int64
 }
 
-// deviceOf returns the major and minor numbers of the device holding path.
-func deviceOf(path string) (major, minor uint32, err error) {
+// disk is the block device whose requests are counted: the whole disk
+// holding a directory (the kernel counts flushes on the whole disk, not
+// on its partitions). ok is false where there is none (tmpfs, btrfs,
+// overlay: no block device of their own in /proc/diskstats).
+type disk struct {
+	major, minor uint32
+	ok           bool
+}
+
+// diskOf returns the disk holding path.
+func diskOf(path string) disk {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return 0, 0, err
+		return disk{}
 	}
-	return unix.Major(st.Dev), unix.Minor(st.Dev), nil
+	d := disk{major: unix.Major(st.Dev), minor: unix.Minor(st.Dev)}
+	sys := fmt.Sprintf("/sys/dev/block/%d:%d", d.major, d.minor)
+	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
+		real, err := filepath.EvalSymlinks(sys)
+		if err != nil {
+			return disk{}
+		}
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(real), "dev"))
+		if err != nil {
+			return disk{}
+		}
+		maj, min, found := strings.Cut(strings.TrimSpace(string(b)), ":")
+		ma, err1 := strconv.ParseUint(maj, 10, 32)
+		mi, err2 := strconv.ParseUint(min, 10, 32)
+		if !found || err1 != nil || err2 != nil {
+			return disk{}
+		}
+		d.major, d.minor = uint32(ma), uint32(mi)
+	}
+	_, err := deviceIO(d.major, d.minor)
+	d.ok = err == nil
+	return d
+}
+
+// io returns the disk's counters, or NaNs when it has none.
+func (d disk) io() (writes, flushes float64) {
+	if !d.ok {
+		return math.NaN(), math.NaN()
+	}
+	c, err := deviceIO(d.major, d.minor)
+	if err != nil {
+		return math.NaN(), math.NaN()
+	}
+	return float64(c.writes), float64(c.flushes)
 }
 
 // deviceIO reads the counters of device major:minor from /proc/diskstats.

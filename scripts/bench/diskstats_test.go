@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestParseDiskstats(t *testing.T) {
 	const stats = ` 254       0 vda 2206386 128036 45991610 11557134 1264781 923483 349754560 2009072 1 633952 13674498 685555 57 445401496 87081 268649 21210
@@ -25,5 +28,17 @@ func TestParseDiskstats(t *testing.T) {
 				t.Errorf("parseDiskstats = %+v, %v; want %+v, error %v", got, err, tc.want, tc.err)
 			}
 		})
+	}
+}
+
+// TestDiskOfNoDevice: a file system without a block device of its own
+// gives no disk figures, and no error that would stop the benchmark.
+func TestDiskOfNoDevice(t *testing.T) {
+	d := diskOf("/proc")
+	if d.ok {
+		t.Fatalf("diskOf(/proc) = %+v, want no disk", d)
+	}
+	if w, f := d.io(); !math.IsNaN(w) || !math.IsNaN(f) {
+		t.Errorf("io() = %v, %v; want NaN, NaN", w, f)
 	}
 }

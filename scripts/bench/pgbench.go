@@ -172,24 +172,14 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	major, minor, err := deviceOf(e.dir) // where the daemon's state_dir is
-	if err != nil {
-		return sample{}, err
-	}
-	io0, err := deviceIO(major, minor)
-	if err != nil {
-		return sample{}, err
-	}
+	w0, f0 := e.disk.io()
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return sample{}, fmt.Errorf("pgbench %+v: %w\n%s", c, err, out)
 	}
 	elapsed := time.Since(start).Seconds()
-	io1, err := deviceIO(major, minor)
-	if err != nil {
-		return sample{}, err
-	}
+	w1, f1 := e.disk.io()
 	cpu1, err := cpuTime(proxy)
 	if err != nil {
 		return sample{}, err
@@ -216,8 +206,8 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 		cpuPerQuery: (cpu1 - cpu0).Seconds() / tx * 1e6,
 		machine:     (busy1 - busy0).Seconds() / tx * 1e6,
 		idle:        float64(idle1-idle0) / float64(busy1-busy0+idle1-idle0),
-		writes:      float64(io1.writes-io0.writes) / elapsed,
-		flushes:     float64(io1.flushes-io0.flushes) / elapsed,
+		writes:      (w1 - w0) / elapsed,
+		flushes:     (f1 - f0) / elapsed,
 	}, nil
 }
 
@@ -226,7 +216,8 @@ func (e *benchEnv) pgbench(c pgbenchCase, seconds int) (sample, error) {
 // time per query in µs (every process and kernel thread: pgbench, the
 // server, the proxy, writeback), and the share of the machine's CPU time
 // left idle or waiting for I/O; and the write and cache flush requests
-// per second the disk holding the daemon's state directory completed.
+// per second the disk holding the daemon's state directory completed (NaN
+// where it has no disk of its own).
 type sample struct {
 	tps, cpuPerQuery, machine, idle float64
 	writes, flushes                 float64

@@ -2,8 +2,17 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
+
+// recordingPairs holds one protocol's pairs of the recording section.
+type recordingPairs struct {
+	ratios, cpu []float64 // per pair: TPS on / off, sluiced's CPU per query on − off
+	machine     []float64 // per pair: the machine's busy CPU per query on − off
+	idle        []float64 // per run: the machine's idle share
+	on, off     []sample  // per run, by state
+}
 
 // runRecordingCost measures what recording costs: pgbench -S at 8 clients
 // through the same daemon with recording on and off, in pairs measured
@@ -14,17 +23,11 @@ import (
 // their spread are reported, with what recording costs the CPUs and the
 // disk.
 func runRecordingCost(e *benchEnv, pairs, seconds int) (section, error) {
-	type result struct {
-		ratios, cpu []float64 // per pair: TPS on / off, sluiced's CPU per query on − off
-		machine     []float64 // per pair: the machine's busy CPU per query on − off
-		idle        []float64 // per run: the machine's idle share
-		on, off     []sample  // per run, by state
-	}
 	modes := []string{"simple", "prepared"}
-	results := map[string]*result{}
+	results := map[string]*recordingPairs{}
 	variants := map[daemonVariant]string{full: "sluice", noRecording: "sluice-norec"}
 	for _, mode := range modes {
-		res := &result{}
+		res := &recordingPairs{}
 		results[mode] = res
 		for i := range pairs {
 			order := []daemonVariant{full, noRecording}
@@ -63,8 +66,8 @@ func runRecordingCost(e *benchEnv, pairs, seconds int) (section, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench -S at 8 clients through sluice with recording on (every statement event handed to the kernel\n")
-	fmt.Fprintf(&b, "before it is forwarded, results with the next one; recordings synced every %s) and through the\n", interval)
-	fmt.Fprintf(&b, "same daemon with `recording: { enabled: false }`: %d pairs of %d s runs, each pair measured back to back\n", pairs, seconds)
+	fmt.Fprintf(&b, "before it is forwarded, results with the next one or within 100 ms; recordings synced every %s) and\n", interval)
+	fmt.Fprintf(&b, "through the same daemon with `recording: { enabled: false }`: %d pairs of %d s runs, each pair measured back to back\n", pairs, seconds)
 	b.WriteString("(on then off, off then on, alternately). \"On / off\" is the TPS with recording on divided by the TPS\n")
 	b.WriteString("with it off, in the same pair. Its \"interval\" is a distribution-free confidence interval of the median\n")
 	b.WriteString("(order statistics; its coverage is given): the goal, on / off ≥ 0.9, is \"met\" when the whole interval\n")
@@ -91,20 +94,28 @@ func runRecordingCost(e *benchEnv, pairs, seconds int) (section, error) {
 				goal = "missed"
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %.3f | %s | %s | %.3f–%.3f | %.1f µs | %.1f µs | %.0f (%.0f) | %.0f (%.0f) | %.0f%% |\n",
+		fmt.Fprintf(&b, "| %s | %.3f | %s | %s | %.3f–%.3f | %.1f µs | %.1f µs | %s | %s | %.0f%% |\n",
 			mode, median(r), ci, goal, r[0], r[len(r)-1], median(c), median(m),
-			median(field(res.on, func(s sample) float64 { return s.writes })), median(field(res.off, func(s sample) float64 { return s.writes })),
-			median(field(res.on, func(s sample) float64 { return s.flushes })), median(field(res.off, func(s sample) float64 { return s.flushes })),
+			onOff(res, func(s sample) float64 { return s.writes }), onOff(res, func(s sample) float64 { return s.flushes }),
 			100*median(idle))
 	}
 	return section{title: "Recording: on / off", text: b.String()}, nil
 }
 
-// field returns f of each sample.
-func field(ss []sample, f func(sample) float64) []float64 {
-	out := make([]float64, len(ss))
-	for i, s := range ss {
-		out[i] = f(s)
+// onOff formats the medians of f over the runs with recording on and
+// off: "on (off)", or "—" where the state directory has no disk of its
+// own to count.
+func onOff(res *recordingPairs, f func(sample) float64) string {
+	med := func(ss []sample) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = f(s)
+		}
+		return median(v)
 	}
-	return out
+	on, off := med(res.on), med(res.off)
+	if math.IsNaN(on) || math.IsNaN(off) {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f (%.0f)", on, off)
 }

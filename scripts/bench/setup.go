@@ -36,6 +36,7 @@ type benchEnv struct {
 	// fsyncInterval is recording.fsync_interval for daemons that record
 	// ("": sluiced's default).
 	fsyncInterval string
+	disk          disk // holding dir, where the daemon's state_dir is
 }
 
 // daemonVariant is how a bench daemon handles the PostgreSQL target.
@@ -91,6 +92,7 @@ func setup(bin, fsyncInterval string) (*benchEnv, error) {
 		e.teardown()
 		return nil, err
 	}
+	e.disk = diskOf(e.dir)
 	e.bpffs = filepath.Join(e.dir, "bpffs")
 	if err := os.Mkdir(e.bpffs, 0o700); err != nil {
 		e.teardown()

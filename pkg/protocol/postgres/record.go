@@ -159,8 +159,8 @@ func joinNote(a, b string) string {
 }
 
 // recordResult queues a's outcome, once its statement was recorded: the
-// result reaches the file with the session's next event or the store's
-// next sync round (the statement itself was written before it ran).
+// result reaches the file with the session's next event or within the
+// store's ResultInterval (the statement itself was written before it ran).
 func (ss *session) recordResult(a *audited) {
 	if !a.recorded {
 		return
