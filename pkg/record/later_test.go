@@ -119,6 +119,29 @@ func TestAppendLater(t *testing.T) {
 	}
 }
 
+// queryThenResult appends pgEvents' SELECT to r and queues its result.
+func queryThenResult(t *testing.T, r *Recording) {
+	t.Helper()
+	evs := pgEvents()
+	if _, err := r.Append(evs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AppendLater(evs[2]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitEvents waits up to 10 s for path to hold n events and returns how
+// many it holds.
+func waitEvents(t *testing.T, path string, n uint64) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for events(t, path) != n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return events(t, path)
+}
+
 // TestAppendLaterQuietSession: a result queued by a session that sends
 // nothing more is written once it has waited ResultInterval, long before
 // the next sync round, and the round still syncs it.
@@ -129,19 +152,9 @@ func TestAppendLaterQuietSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, r.Path())
-	evs := pgEvents()
-	if _, err := r.Append(evs[1]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.AppendLater(evs[2]); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for events(t, path) != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events on disk: the queued result of a quiet session was not written", events(t, path))
-		}
-		time.Sleep(5 * time.Millisecond)
+	queryThenResult(t, r)
+	if n := waitEvents(t, path, 3); n != 3 {
+		t.Fatalf("%d events on disk: the queued result of a quiet session was not written", n)
 	}
 	r.mu.Lock()
 	queued := r.queued.Load()
@@ -167,35 +180,23 @@ func TestAppendLaterNotHeldBySync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := pgEvents()
-	if _, err := busy.Append(evs[1]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := busy.AppendLater(evs[2]); err != nil {
-		t.Fatal(err)
-	}
+	queryThenResult(t, busy)
 	busy.mu.Lock()
+	held := true
+	t.Cleanup(func() { // a t.Fatal below must not leave the syncer stuck
+		if held {
+			busy.mu.Unlock()
+		}
+	})
 	synced := make(chan error, 1)
 	go func() { synced <- s.Sync() }() // stops at busy
 	quiet, err := s.Create(pgHeader(idB))
 	if err != nil {
-		busy.mu.Unlock()
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, quiet.Path())
-	if _, err := quiet.Append(evs[1]); err != nil {
-		busy.mu.Unlock()
-		t.Fatal(err)
-	}
-	if _, err := quiet.AppendLater(evs[2]); err != nil {
-		busy.mu.Unlock()
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for events(t, path) != 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	n := events(t, path)
+	queryThenResult(t, quiet)
+	n := waitEvents(t, filepath.Join(dir, quiet.Path()), 3)
+	held = false
 	busy.mu.Unlock()
 	if err := <-synced; err != nil {
 		t.Fatal(err)
@@ -225,14 +226,16 @@ func TestAppendLaterQuietSessionDiskFull(t *testing.T) {
 	}
 	filler := filepath.Join(mnt, "filler")
 	fill(t, filler)
-	// Use up the room left in the file's last page, with the queue empty.
+	// Use up the room left in the file's last page, with the queue empty,
+	// with lines as long as the queued one (or one digit shorter).
+	res := &Result{Statement: 1, Rows: 2, HasRows: true}
 	for {
-		if _, err := r.Append(&Login{User: "etl_reader"}); err != nil {
+		if _, err := r.Append(res); err != nil {
 			break
 		}
 	}
 	size := fileSize(t, path)
-	if _, err := r.AppendLater(&Result{Statement: 1, Rows: 2, HasRows: true}); err != nil {
+	if _, err := r.AppendLater(res); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // ten ticks of the result writer
@@ -249,12 +252,8 @@ func TestAppendLaterQuietSessionDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := events(t, path)
-	deadline := time.Now().Add(10 * time.Second)
-	for events(t, path) != n+1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events on disk: the queued result was not written once there was room", events(t, path))
-		}
-		time.Sleep(5 * time.Millisecond)
+	if got := waitEvents(t, path, n+1); got != n+1 {
+		t.Fatalf("%d events on disk: the queued result was not written once there was room", got)
 	}
 }
 
@@ -266,13 +265,7 @@ func TestSyncRoundClearsDirty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := pgEvents()
-	if _, err := r.Append(evs[1]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.AppendLater(evs[2]); err != nil {
-		t.Fatal(err)
-	}
+	queryThenResult(t, r)
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
 	}
