@@ -372,7 +372,7 @@ func runPgbench(e *benchEnv, rounds, seconds int, only string) (section, error) 
 	fmt.Fprintf(&b, "pgbench -S (scale %d) against PostgreSQL on loopback: directly, through sluice (kernel redirect, full\n", pgScale)
 	b.WriteString("parsing, classification and a policy decision per statement, one `db.query` event per statement written\n")
 	b.WriteString("to the event log, every session recorded: a statement event written before forwarding, its result event written\n")
-	b.WriteString("with the next one, recordings synced every 100 ms), and through pgbouncer in session mode. Median of ")
+	fmt.Fprintf(&b, "with the next one or within 100 ms, recordings synced every %s), and through pgbouncer in session mode. Median of ", e.syncEvery())
 	fmt.Fprintf(&b, "%d interleaved runs of %d s each.\n\n", rounds, seconds)
 	b.WriteString("| protocol | clients | direct TPS | sluice TPS | sluice / direct | sluice added per query | sluice CPU per query |")
 	if e.pg.bouncer != nil {

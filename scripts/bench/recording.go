@@ -60,13 +60,9 @@ func runRecordingCost(e *benchEnv, pairs, seconds int) (section, error) {
 			return section{}, err
 		}
 	}
-	interval := "100 ms, the default"
-	if e.fsyncInterval != "" {
-		interval = e.fsyncInterval + ", set with `-recording-fsync-interval`"
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench -S at 8 clients through sluice with recording on (every statement event handed to the kernel\n")
-	fmt.Fprintf(&b, "before it is forwarded, results with the next one or within 100 ms; recordings synced every %s) and\n", interval)
+	fmt.Fprintf(&b, "before it is forwarded, results with the next one or within 100 ms; recordings synced every %s) and\n", e.syncEvery())
 	fmt.Fprintf(&b, "through the same daemon with `recording: { enabled: false }`: %d pairs of %d s runs, each pair measured back to back\n", pairs, seconds)
 	b.WriteString("(on then off, off then on, alternately). \"On / off\" is the TPS with recording on divided by the TPS\n")
 	b.WriteString("with it off, in the same pair. Its \"interval\" is a distribution-free confidence interval of the median\n")

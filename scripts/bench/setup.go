@@ -39,6 +39,14 @@ type benchEnv struct {
 	disk          disk // holding dir, where the daemon's state_dir is
 }
 
+// syncEvery says how often the daemons that record sync their recordings.
+func (e *benchEnv) syncEvery() string {
+	if e.fsyncInterval != "" {
+		return e.fsyncInterval + ", set with `-recording-fsync-interval`"
+	}
+	return "100 ms, the default"
+}
+
 // daemonVariant is how a bench daemon handles the PostgreSQL target.
 type daemonVariant int
 
