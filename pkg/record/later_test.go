@@ -175,7 +175,19 @@ func TestAppendLaterQuietSession(t *testing.T) {
 // Append blocked in write(2), or a long fdatasync): the result writer has
 // a goroutine of its own and passes over busy recordings.
 func TestAppendLaterNotHeldBySync(t *testing.T) {
-	s, dir := openStore(t, Options{FsyncInterval: time.Hour, ResultInterval: 5 * time.Millisecond})
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"defaults", Options{}},
+		{"long fsync interval", Options{FsyncInterval: time.Hour, ResultInterval: 5 * time.Millisecond}},
+	} {
+		t.Run(c.name, func(t *testing.T) { notHeldBySync(t, c.opts) })
+	}
+}
+
+func notHeldBySync(t *testing.T, opts Options) {
+	s, dir := openStore(t, opts)
 	busy, err := s.Create(pgHeader(idA))
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +202,9 @@ func TestAppendLaterNotHeldBySync(t *testing.T) {
 	})
 	synced := make(chan error, 1)
 	go func() { synced <- s.Sync() }() // stops at busy
+	// Let it get there (a writer that waited for busy would be stuck by
+	// now, whichever recording it came to first).
+	time.Sleep(50 * time.Millisecond)
 	quiet, err := s.Create(pgHeader(idB))
 	if err != nil {
 		t.Fatal(err)
@@ -239,19 +254,21 @@ func TestAppendLaterQuietSessionDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // ten ticks of the result writer
-	if got := fileSize(t, path); got != size {
-		t.Fatalf("the file went from %d to %d bytes on a full disk", size, got)
-	}
+	// Look with the lock held: the writer, trying again, may be between a
+	// partial write and cutting it off.
 	r.mu.Lock()
+	got, n := fileSize(t, path), events(t, path)
 	queued := r.queued.Load() && len(r.later) > 0
 	r.mu.Unlock()
+	if got != size {
+		t.Fatalf("the file went from %d to %d bytes on a full disk", size, got)
+	}
 	if !queued {
 		t.Fatal("the result that could not be written is no longer queued")
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	n := events(t, path)
 	if got := waitEvents(t, path, n+1); got != n+1 {
 		t.Fatalf("%d events on disk: the queued result was not written once there was room", got)
 	}

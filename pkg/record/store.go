@@ -34,9 +34,9 @@ type Options struct {
 	// syncer writes it on its own (write(2), no fsync). It bounds what a
 	// crash of the process can lose, as FsyncInterval bounds what a power
 	// loss can. Default DefaultResultInterval; never longer than
-	// FsyncInterval, whose rounds write queued events too. (A tick that
-	// finds the recording locked by its session, queuing the next result,
-	// leaves its events to the next tick.)
+	// FsyncInterval. (A tick that finds the recording locked by its
+	// session, queuing the next result, leaves its events to the next
+	// tick.)
 	ResultInterval time.Duration
 	// MaxAge and MaxBytes bound the closed recordings kept (0: no bound).
 	// Retention removes the oldest first and never an open recording.
@@ -88,7 +88,7 @@ type Store struct {
 	retainReq   chan chan error
 	stop        chan struct{}
 	done        chan struct{} // the syncer has returned
-	resultsDone chan struct{} // the result writer has returned (or never ran)
+	resultsDone chan struct{} // the result writer has returned
 }
 
 // liveEntry is a logged recording retention may remove.
@@ -196,11 +196,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.OnError(err)
 	}
 	go s.loop()
-	if opts.ResultInterval < opts.FsyncInterval {
-		go s.resultLoop()
-	} else {
-		close(s.resultsDone) // the sync rounds are often enough
-	}
+	go s.resultLoop()
 	return s, nil
 }
 

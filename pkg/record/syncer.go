@@ -21,11 +21,12 @@ import (
 // markers. Retention runs on the same goroutine, so the head log has a
 // single writer.
 //
-// When ResultInterval is shorter than FsyncInterval, a second goroutine
-// writes out, every ResultInterval, the queued events still waiting for
-// their session's next event (a session gone quiet after a statement),
-// without syncing: on a goroutine of its own, so that a round's fdatasync,
-// which takes longer the longer the interval, does not hold them back.
+// A second goroutine writes out, every ResultInterval, the queued events
+// still waiting for their session's next event (a session gone quiet
+// after a statement), without syncing: on a goroutine of its own, so that
+// a round's fdatasync, retention, or a session blocked in write(2) does
+// not hold them back, and so that a write the round could not make (disk
+// full) is tried again without waiting for the session.
 
 func (s *Store) loop() {
 	defer close(s.done)
