@@ -49,6 +49,12 @@ func main() {
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root (cgroups, eBPF)")
 	}
+	for name, v := range map[string]int{"-rounds": *rounds, "-ops": *ops, "-pgbench-rounds": *pgRounds, "-pgbench-seconds": *pgSeconds,
+		"-recording-pairs": *recPairs, "-recording-seconds": *recSeconds, "-mask-rounds": *maskRounds} {
+		if v < 1 {
+			log.Fatalf("bench: %s must be at least 1, got %d", name, v)
+		}
+	}
 
 	env, err := setup(*bin, *recFsync)
 	if err != nil {
