@@ -60,7 +60,7 @@ type Recording struct {
 	prev               Digest      // hash of the last event numbered, written or not
 	size               int64       // bytes of complete lines in the file
 	later              []byte      // lines numbered by AppendLater, not yet written
-	queued             atomic.Bool // later holds lines (read without mu by the syncer)
+	queued             atomic.Bool // later holds lines (read without mu by the result writer)
 	retry              uint32
 	buf, plain, sealed []byte
 	nonce              [12]byte

@@ -31,7 +31,7 @@ type Options struct {
 	FsyncInterval time.Duration
 	// ResultInterval bounds how long an event queued by AppendLater (a
 	// statement's result) waits for the session's next event: past it, the
-	// syncer writes it on its own (write(2), no fsync). It bounds what a
+	// store's result writer writes it on its own (write(2), no fsync). It bounds what a
 	// crash of the process can lose, as FsyncInterval bounds what a power
 	// loss can. Default DefaultResultInterval; never longer than
 	// FsyncInterval. (A tick that finds the recording locked by its
